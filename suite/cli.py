@@ -1,0 +1,117 @@
+"""Command-line interface: ``suite COMMAND ...``. Each command calls one library function.
+
+Errors that are the user's to fix (:class:`suite.errors.SuiteError`) print one line and
+exit with code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import NoReturn
+
+from suite import __version__
+from suite.errors import SuiteError
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like every other error of the suite."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.05, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {value:g}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+
+    parser = _Parser(prog="suite", description="Benchmark audio architectures at the same budget.", parents=[common])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="list registered models or inputs", parents=[common])
+    listing.add_argument("what", choices=["models", "inputs"], help="what to list")
+    listing.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
+    listing.set_defaults(handler=_list)
+
+    profile = commands.add_parser(
+        "profile", help="match models to a budget and count params and MACs (no training)", parents=[common]
+    )
+    profile.add_argument("--models", default="all", help="'all' or comma-separated names or patterns (default: all)")
+    budget = profile.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--params", metavar="N", help="parameter budget, e.g. 100k")
+    budget.add_argument("--macs", metavar="N", help="MAC budget per example, e.g. 5M")
+    profile.add_argument("--input", default="default", help="input preset (see `suite list inputs`; default: default)")
+    profile.add_argument("--classes", type=_positive_int, help="output classes (default: the preset's data set)")
+    profile.add_argument("--tolerance", type=_fraction, default=0.05, help="accepted budget error (default: 0.05)")
+    profile.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
+    profile.set_defaults(handler=_profile)
+    return parser
+
+
+def _list(args: argparse.Namespace) -> str:
+    from suite.formatting import render
+    from suite.input_spec import INPUT_PRESETS, PRESET_CLASSES
+    from suite.models import get_family, list_models
+
+    if args.what == "inputs":
+        rows = [{"input": name, "classes": PRESET_CLASSES[name], "spec": spec.describe()} for name, spec in INPUT_PRESETS.items()]
+        return render(rows, args.format, ["input", "classes", "spec"])
+    families = [get_family(name) for name in list_models()]
+    rows = [{"model": f.name, "input": "/".join(f.input_kinds), "summary": f.summary, "reference": f.reference} for f in families]
+    return render(rows, args.format, ["model", "input", "summary", "reference"])
+
+
+def _profile(args: argparse.Namespace) -> str:
+    from suite.budget import Budget
+    from suite.formatting import profile_footer, render
+    from suite.input_spec import PRESET_CLASSES, input_preset
+    from suite.models import resolve_model_names
+    from suite.profile import profile_models
+
+    budget = Budget.parse("params", args.params) if args.params is not None else Budget.parse("macs", args.macs)
+    spec = input_preset(args.input)
+    names = resolve_model_names(args.models)
+    n_classes = args.classes or PRESET_CLASSES[args.input]
+    records = [r.to_dict() for r in profile_models(names, budget, spec, args.input, n_classes, args.tolerance)]
+    columns = ["model", "width", "params", "macs", "model_bytes", "budget_error", "status", "reason"]
+    return render(records, args.format, columns, footer=profile_footer())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 failure, 2 bad input, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        print(args.handler(args))
+    except SuiteError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"suite {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"suite {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0

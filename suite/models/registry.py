@@ -1,0 +1,168 @@
+"""The model registry: families are registered, sizes are chosen by ``width``.
+
+In the manner of timm: each family lives in a file of its own and registers a builder
+with :func:`register_model`; :func:`create_model` builds one, :func:`list_models` lists
+them. Depth and the other hyper-parameters of a family are fixed and documented in its
+docstring (overridable as keyword arguments); the one integer ``width`` is what the
+budget matcher scales.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from suite.errors import SuiteError, UnknownNameError
+from suite.input_spec import InputSpec
+
+Builder = Callable[..., nn.Module]
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """One architecture family and how its width may be chosen.
+
+    Attributes:
+        name: Registry name, e.g. ``"cnn2d"``.
+        builder: ``builder(n_classes, input_spec, width, **overrides) -> nn.Module``.
+        input_kinds: Front ends the family accepts; the first is used when a spec of
+            another kind is adapted with :meth:`adapt_input`.
+        summary: One line for listings.
+        reference: The paper the family follows.
+        default_width: Width used when none is given.
+        min_width: Smallest width the family supports.
+        max_width: Largest width the budget matcher will try ("largest plausible").
+        width_multiple: Valid widths are multiples of this (e.g. the attention heads).
+    """
+
+    name: str
+    builder: Builder
+    input_kinds: tuple[str, ...]
+    summary: str
+    reference: str
+    default_width: int
+    min_width: int = 1
+    max_width: int = 2048
+    width_multiple: int = 1
+
+    def adapt_input(self, spec: InputSpec) -> InputSpec:
+        """The spec this family is measured on: same clip, its own front end if needed."""
+        return spec if spec.feature in self.input_kinds else spec.replace(feature=self.input_kinds[0])
+
+    def valid_widths(self) -> range:
+        """Every width the family can be built with, in increasing order."""
+        first = -(-self.min_width // self.width_multiple) * self.width_multiple
+        return range(first, self.max_width + 1, self.width_multiple)
+
+
+_REGISTRY: dict[str, ModelFamily] = {}
+
+
+def register_model(
+    name: str,
+    *,
+    input_kinds: tuple[str, ...] = ("logmel", "mfcc"),
+    summary: str,
+    reference: str,
+    default_width: int,
+    min_width: int = 1,
+    max_width: int = 2048,
+    width_multiple: int = 1,
+) -> Callable[[Builder], Builder]:
+    """Decorator that registers a family builder under ``name``."""
+
+    def decorate(builder: Builder) -> Builder:
+        if name in _REGISTRY:
+            raise ValueError(f"model family {name!r} is registered twice")
+        _REGISTRY[name] = ModelFamily(
+            name=name,
+            builder=builder,
+            input_kinds=input_kinds,
+            summary=summary,
+            reference=reference,
+            default_width=default_width,
+            min_width=min_width,
+            max_width=max_width,
+            width_multiple=width_multiple,
+        )
+        return builder
+
+    return decorate
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered family names matching a shell-style ``pattern``, in registration order."""
+    return [name for name in _REGISTRY if fnmatch.fnmatch(name, pattern)]
+
+
+def get_family(name: str) -> ModelFamily:
+    """The :class:`ModelFamily` called ``name``; an unknown name lists close matches."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise UnknownNameError(f"unknown model {name!r}{hint} (available: {', '.join(_REGISTRY)})") from None
+
+
+def resolve_model_names(selection: str) -> list[str]:
+    """Parse ``all`` or a comma-separated list of names/patterns into family names."""
+    names: list[str] = []
+    for item in (part.strip() for part in selection.split(",")):
+        if not item:
+            continue
+        if item == "all" or any(ch in item for ch in "*?["):
+            matched = list_models("*" if item == "all" else item)
+            if not matched:
+                raise UnknownNameError(f"no model matches {item!r} (available: {', '.join(_REGISTRY)})")
+            names.extend(matched)
+        else:
+            names.append(get_family(item).name)
+    if not names:
+        raise SuiteError("no model selected: give 'all' or a comma-separated list of names")
+    return list(dict.fromkeys(names))  # keep order, drop repeats
+
+
+def create_model(
+    name: str,
+    n_classes: int,
+    input_spec: InputSpec,
+    width: int | None = None,
+    **overrides: Any,
+) -> nn.Module:
+    """Build a model of family ``name``.
+
+    Args:
+        name (str): Family name, see :func:`list_models`.
+        n_classes (int): Number of output logits.
+        input_spec (InputSpec): What the model is fed; its ``feature`` must be one of
+            the family's input kinds.
+        width (int or None, optional): The width knob. (Default: the family's default)
+        **overrides: Family hyper-parameters to change (documented per family).
+
+    Returns:
+        nn.Module: maps ``(B, *input_spec.shape)`` to logits ``(B, n_classes)``.
+    """
+    family = get_family(name)
+    width = family.default_width if width is None else width
+    if input_spec.feature not in family.input_kinds:
+        raise SuiteError(f"model {name!r} takes {'/'.join(family.input_kinds)} input, not {input_spec.feature!r}")
+    if not isinstance(n_classes, int) or n_classes < 2:
+        raise SuiteError(f"n_classes must be an integer of at least 2, got {n_classes!r}")
+    if not isinstance(width, int) or width < family.min_width or width % family.width_multiple:
+        raise SuiteError(
+            f"width of {name!r} must be an integer >= {family.min_width}"
+            + (f" and a multiple of {family.width_multiple}" if family.width_multiple > 1 else "")
+            + f", got {width!r}"
+        )
+    try:
+        return family.builder(n_classes=n_classes, input_spec=input_spec, width=width, **overrides)
+    except TypeError as error:
+        if "unexpected keyword" in str(error):
+            raise SuiteError(f"model {name!r}: {error}") from None
+        raise
