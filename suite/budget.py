@@ -23,7 +23,7 @@ from suite.models.registry import get_family
 BUDGET_KINDS = ("params", "macs")
 DEFAULT_TOLERANCE = 0.05
 _SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
-_BUDGET_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmg]?)\s*$", re.IGNORECASE)
+_BUDGET_PATTERN = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*([kmg]?)\s*$", re.IGNORECASE)
 
 
 def parse_budget(text: str | int) -> int:

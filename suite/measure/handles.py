@@ -78,6 +78,19 @@ def sdpa_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
     return slices * length * k[-2] * (embed + v[-1])
 
 
+def native_mha_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
+    """MACs of ``aten::_native_multi_head_attention`` (``nn.MultiheadAttention``'s fast path).
+
+    With ``query: (B, L, E)`` and ``key``/``value: (B, S, E)``: projections of the query
+    (``L * E^2``), key and value (``2 * S * E^2``) and output (``L * E^2``), plus the
+    attention itself, ``2 * L * S * E`` summed over heads, per sequence of the batch.
+    """
+    query, key = get_shape(inputs[0]), get_shape(inputs[1])
+    batch, length, embed = prod(query[:-2]), query[-2], query[-1]
+    source = key[-2]
+    return batch * (embed * embed * (2 * length + 2 * source) + 2 * length * source * embed)
+
+
 def baddbmm_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
     """MACs of ``aten::baddbmm(input, batch1 (b, n, m), batch2 (b, m, p))``: ``b * n * m * p``."""
     b, n, m = get_shape(inputs[1])
@@ -105,6 +118,7 @@ MATRIX_OP_HANDLES: dict[str, Handle] = {
     "aten::rnn_tanh_cell": rnn_cell_flop_jit,
     "aten::rnn_relu_cell": rnn_cell_flop_jit,
     "aten::scaled_dot_product_attention": sdpa_flop_jit,
+    "aten::_native_multi_head_attention": native_mha_flop_jit,
 }
 
 #: Ops that carry matrix products but have no handle here. Meeting one is an error:
@@ -125,7 +139,6 @@ UNHANDLED_MATRIX_OPS: frozenset[str] = frozenset(
         "aten::conv_transpose1d",
         "aten::conv_transpose2d",
         "aten::conv_transpose3d",
-        "aten::_native_multi_head_attention",
         "aten::_transformer_encoder_layer_fwd",
         "aten::_scaled_dot_product_flash_attention",
         "aten::_scaled_dot_product_efficient_attention",
