@@ -8,7 +8,7 @@ from suite.budget import Budget, format_count, match_budget, parse_budget
 from suite.errors import SuiteError
 from suite.input_spec import InputSpec
 from suite.measure.meta import count_on_meta
-from tests.conftest import ALL_MODELS
+from tests.helpers import ALL_MODELS
 
 BUDGETS = [("params", "25k"), ("params", "100k"), ("params", "400k"), ("macs", "2M"), ("macs", "10M"), ("macs", "50M")]
 

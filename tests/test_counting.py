@@ -11,7 +11,7 @@ from suite.errors import CountingError
 from suite.measure import count_macs, count_params, model_bytes
 from suite.models import create_model
 from suite.models.blocks import MultiHeadSelfAttention
-from tests.conftest import ALL_MODELS, spec_for
+from tests.helpers import ALL_MODELS, spec_for
 
 
 def within_one_percent(counted: int, expected: int) -> bool:

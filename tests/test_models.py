@@ -10,7 +10,7 @@ from suite.measure import count_macs, count_params
 from suite.measure.handles import MATRIX_OPS
 from suite.measure.meta import count_on_meta
 from suite.models import create_model, get_family
-from tests.conftest import ALL_MODELS, spec_for
+from tests.helpers import ALL_MODELS, spec_for
 
 
 def test_registry_holds_every_seed_family() -> None:

@@ -7,7 +7,7 @@ import pytest
 from suite.errors import SuiteError, UnknownNameError
 from suite.input_spec import InputSpec
 from suite.models import create_model, get_family, list_models, register_model, resolve_model_names
-from tests.conftest import ALL_MODELS
+from tests.helpers import ALL_MODELS
 
 
 def test_list_models_with_pattern() -> None:
