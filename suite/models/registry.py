@@ -9,8 +9,6 @@ budget matcher scales.
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +17,7 @@ from torch import nn
 
 from suite.errors import SuiteError, UnknownNameError
 from suite.input_spec import InputSpec
+from suite.registry import Registry
 
 Builder = Callable[..., nn.Module]
 
@@ -60,7 +59,7 @@ class ModelFamily:
         return range(first, self.max_width + 1, self.width_multiple)
 
 
-_REGISTRY: dict[str, ModelFamily] = {}
+_REGISTRY: Registry[ModelFamily] = Registry("model")
 
 
 def register_model(
@@ -77,18 +76,19 @@ def register_model(
     """Decorator that registers a family builder under ``name``."""
 
     def decorate(builder: Builder) -> Builder:
-        if name in _REGISTRY:
-            raise ValueError(f"model family {name!r} is registered twice")
-        _REGISTRY[name] = ModelFamily(
-            name=name,
-            builder=builder,
-            input_kinds=input_kinds,
-            summary=summary,
-            reference=reference,
-            default_width=default_width,
-            min_width=min_width,
-            max_width=max_width,
-            width_multiple=width_multiple,
+        _REGISTRY.add(
+            name,
+            ModelFamily(
+                name=name,
+                builder=builder,
+                input_kinds=input_kinds,
+                summary=summary,
+                reference=reference,
+                default_width=default_width,
+                min_width=min_width,
+                max_width=max_width,
+                width_multiple=width_multiple,
+            ),
         )
         return builder
 
@@ -97,17 +97,12 @@ def register_model(
 
 def list_models(pattern: str = "*") -> list[str]:
     """Registered family names matching a shell-style ``pattern``, in registration order."""
-    return [name for name in _REGISTRY if fnmatch.fnmatch(name, pattern)]
+    return _REGISTRY.names(pattern)
 
 
 def get_family(name: str) -> ModelFamily:
     """The :class:`ModelFamily` called ``name``; an unknown name lists close matches."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-        raise UnknownNameError(f"unknown model {name!r}{hint} (available: {', '.join(_REGISTRY)})") from None
+    return _REGISTRY.get(name)
 
 
 def resolve_model_names(selection: str) -> list[str]:

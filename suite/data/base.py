@@ -1,0 +1,218 @@
+"""The data-set interface: splits by protocol, class names, cheap metadata, decoding.
+
+An adapter describes one public data set on disk. :meth:`AudioDataset.metadata` lists
+every example as a row (``path``, ``label``, ``split`` and optional ``offset`` and
+``duration`` in seconds) without decoding audio; :meth:`AudioDataset.load` decodes one
+row. Splits are chosen by protocol (``official``, ``fold3``, ...), and read with a
+``subset`` argument as torchaudio does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from suite.errors import SuiteError
+from suite.registry import Registry
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+METADATA_COLUMNS: tuple[str, ...] = ("path", "label", "split", "offset", "duration")
+DATA_ROOT_ENV = "SUITE_DATA_ROOT"
+
+
+class DataNotFoundError(SuiteError):
+    """A data set is not where it was looked for (and could not be downloaded)."""
+
+
+def default_data_root() -> Path:
+    """``$SUITE_DATA_ROOT``, else ``$XDG_CACHE_HOME/audio-arch-suite/data`` (``~/.cache/...``)."""
+    if os.environ.get(DATA_ROOT_ENV):
+        return Path(os.environ[DATA_ROOT_ENV]).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "audio-arch-suite" / "data"
+
+
+def resolve_data_root(value: str | os.PathLike[str] | None) -> Path:
+    """The data root from ``--data-root``, else the environment, else the default cache.
+
+    Raises:
+        SuiteError: if the path exists and is not a folder.
+    """
+    root = Path(value).expanduser() if value else default_data_root()
+    if root.exists() and not root.is_dir():
+        raise SuiteError(f"data root {root} is a file, not a folder")
+    return root
+
+
+def tree_digest(folder: Path, pattern: str = "*.wav") -> str:
+    """sha256 of ``sha256sum``'s output for the sorted files matching ``pattern``.
+
+    For a folder of recordings this equals the sha256 of a ``SHA256SUMS`` file listing
+    them, so one pinned digest verifies a whole release.
+    """
+    lines = []
+    for path in sorted(folder.glob(pattern), key=lambda p: p.name):
+        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+class AudioDataset(ABC):
+    """A public audio data set laid out on disk under a data root.
+
+    Subclasses set the class attributes and implement :meth:`_metadata` (and
+    :meth:`download` where the data set can be fetched).
+
+    Args:
+        root (str or Path, optional): The data root; the data set lives in
+            ``root / folder``. (Default: :func:`resolve_data_root`)
+        protocol (str, optional): How examples are split. (Default: ``default_protocol``)
+        **options: Adapter-specific settings.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    folder: ClassVar[str]
+    sample_rate: ClassVar[int]
+    protocols: ClassVar[tuple[str, ...]]
+    default_protocol: ClassVar[str]
+    citation: ClassVar[str]
+    license: ClassVar[str]
+    homepage: ClassVar[str] = ""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, protocol: str | None = None, **options: Any) -> None:
+        self.root = resolve_data_root(root)
+        self.protocol = protocol or self.default_protocol
+        if self.protocol not in self.protocols:
+            raise SuiteError(f"{self.name}: unknown protocol {self.protocol!r}; available: {', '.join(self.protocols)}")
+        unknown = set(options) - set(self.option_names())
+        if unknown:
+            allowed = ", ".join(self.option_names()) or "none"
+            raise SuiteError(f"{self.name}: unknown option(s) {', '.join(sorted(unknown))}; allowed: {allowed}")
+        self.options = options
+        self._cached_metadata: pd.DataFrame | None = None
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """Keyword options this adapter accepts."""
+        return ()
+
+    @property
+    def path(self) -> Path:
+        """Where this data set lives: ``root / folder``."""
+        return self.root / self.folder
+
+    def download(self) -> None:
+        """Fetch the data set into :attr:`path`. Adapters without a public archive refuse."""
+        raise DataNotFoundError(
+            f"{self.name} was not found in {self.path} and the suite cannot download it; "
+            f"get it from {self.homepage or 'its publisher'} and place it there, or point --data-root elsewhere"
+        )
+
+    def ensure(self) -> None:
+        """Make sure the data set is on disk: download it when it is missing."""
+        if not self.path.is_dir():
+            self.download()
+
+    @abstractmethod
+    def _metadata(self) -> pd.DataFrame:
+        """Rows ``path, label, split`` (+ optional ``offset, duration``) for this protocol."""
+
+    def metadata(self) -> pd.DataFrame:
+        """Every example of the protocol with its split, without decoding audio.
+
+        Returns:
+            pandas.DataFrame: columns ``path`` (str), ``label`` (str), ``split`` (one of
+            ``train``, ``validation``, ``test``), ``offset`` and ``duration`` (seconds;
+            ``duration`` NaN means the whole file).
+        """
+        if self._cached_metadata is None:
+            self.ensure()
+            frame = self._metadata().copy()
+            for column, default in (("offset", 0.0), ("duration", np.nan)):
+                if column not in frame:
+                    frame[column] = default
+            self._cached_metadata = self._validate(frame.reset_index(drop=True))
+        return self._cached_metadata
+
+    def _validate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty:
+            raise DataNotFoundError(f"{self.name}: no audio files found in {self.path}")
+        bad_splits = set(frame["split"]) - set(SPLITS)
+        if bad_splits:
+            raise SuiteError(f"{self.name}: unknown split(s) {', '.join(sorted(map(str, bad_splits)))}")
+        for split in SPLITS:
+            if not (frame["split"] == split).any():
+                raise SuiteError(f"{self.name} ({self.protocol}): the {split} split is empty")
+        return frame[list(METADATA_COLUMNS) + [c for c in frame.columns if c not in METADATA_COLUMNS]]
+
+    @property
+    def class_names(self) -> list[str]:
+        """Sorted class names; a label's index in this list is its target."""
+        return sorted(self.metadata()["label"].unique())
+
+    def split(self, subset: str) -> pd.DataFrame:
+        """The rows of one split: ``subset`` is ``train``, ``validation`` or ``test``."""
+        if subset not in SPLITS:
+            raise SuiteError(f"unknown subset {subset!r}; expected one of {', '.join(SPLITS)}")
+        frame = self.metadata()
+        return frame[frame["split"] == subset].reset_index(drop=True)
+
+    def load(self, row: pd.Series | dict[str, Any]) -> tuple[np.ndarray, int]:
+        """Decode one example: ``(waveform (channels, samples) float32, sample_rate)``."""
+        from suite.audio import read_audio
+
+        duration = row.get("duration")
+        return read_audio(row["path"], offset=float(row.get("offset") or 0.0), duration=None if pd.isna(duration) else duration)
+
+    def content_digest(self) -> str:
+        """A digest of the metadata (relative paths, labels, splits, sizes): changes when the data do."""
+        frame = self.metadata()
+        digest = hashlib.sha256(f"{self.name}|{self.version}|{self.protocol}|{sorted(self.options.items())}".encode())
+        for row in frame.itertuples(index=False):
+            path = Path(row.path)
+            size = path.stat().st_size if path.exists() else -1
+            relative = os.path.relpath(path, self.root) if path.is_absolute() else str(path)
+            digest.update(f"{relative}|{row.label}|{row.split}|{row.offset}|{row.duration}|{size}\n".encode())
+        return digest.hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        """Name, version, protocol, sizes and digest, for manifests and reports."""
+        frame = self.metadata()
+        return {
+            "name": self.name,
+            "version": self.version,
+            "protocol": self.protocol,
+            "path": str(self.path),
+            "classes": len(self.class_names),
+            "examples": {split: int((frame["split"] == split).sum()) for split in SPLITS},
+            "digest": self.content_digest(),
+            "citation": self.citation,
+            "license": self.license,
+        }
+
+
+DATASETS: Registry[type[AudioDataset]] = Registry("data set")
+
+
+def register_dataset(cls: type[AudioDataset]) -> type[AudioDataset]:
+    """Class decorator: register an adapter under its ``name``."""
+    DATASETS.add(cls.name, cls)
+    return cls
+
+
+def list_datasets(pattern: str = "*") -> list[str]:
+    """Registered data-set names."""
+    return DATASETS.names(pattern)
+
+
+def get_dataset(
+    name: str, root: str | os.PathLike[str] | None = None, protocol: str | None = None, **options: Any
+) -> AudioDataset:
+    """Build the adapter ``name`` for ``root`` and ``protocol``."""
+    return DATASETS.get(name)(root=root, protocol=protocol, **options)
