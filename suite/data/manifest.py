@@ -1,0 +1,179 @@
+"""Any data set described by CSV files: how users benchmark their own recordings.
+
+Also holds the CSV helpers the public adapters share (:func:`read_table`,
+:func:`fold_splits`, :func:`require_files`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from suite.data.base import SPLITS, AudioDataset, DataNotFoundError, register_dataset
+from suite.errors import SuiteError
+
+
+def read_table(csv: Path, columns: Iterable[str], who: str, **read_options: Any) -> pd.DataFrame:
+    """Read ``csv`` with pandas and check that it has ``columns``.
+
+    Raises:
+        DataNotFoundError: if the file is missing.
+        SuiteError: if it cannot be parsed or lacks a column; the message names both.
+    """
+    columns = list(columns)
+    if not csv.is_file():
+        raise DataNotFoundError(f"{who}: {csv} is missing (expected a CSV file with columns {', '.join(columns)})")
+    try:
+        table = pd.read_csv(csv, **read_options)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise SuiteError(f"{who}: cannot read {csv} as CSV: {str(error).splitlines()[0]}") from None
+    for column in columns:
+        if column not in table.columns:
+            raise SuiteError(f"{who}: {csv} has no column {column!r} (columns: {', '.join(map(str, table.columns))})")
+    return table
+
+
+def fold_splits(folds: pd.Series, protocol: str, n_folds: int, csv: Path, column: str, who: str) -> np.ndarray:
+    """Splits for cross-validation protocol ``foldK``: fold K tests, fold (K mod n) + 1 validates, the rest train."""
+    test = int(protocol.removeprefix("fold"))
+    validation = test % n_folds + 1
+    values = pd.to_numeric(folds, errors="coerce")
+    bad = ~values.isin(range(1, n_folds + 1))
+    if bad.any():
+        raise SuiteError(f"{who}: {csv} column {column!r} has fold {folds[bad].iloc[0]}; expected 1 to {n_folds}")
+    return np.where(values == test, "test", np.where(values == validation, "validation", "train"))
+
+
+def require_files(paths: Iterable[str], csv: Path, column: str, who: str) -> None:
+    """Raise a :class:`SuiteError` naming the first missing audio file listed in ``csv`` and how many are missing."""
+    missing = [path for path in paths if not os.path.isfile(path)]
+    if missing:
+        raise SuiteError(f"{who}: {len(missing)} audio file(s) in column {column!r} of {csv} are missing, the first {missing[0]}")
+
+
+def _parse_files(value: Any) -> dict[str, str]:
+    # A mapping from a config file, or "train=a.csv,validation=b.csv,test=c.csv" from a command line.
+    if isinstance(value, str):
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
+            raise SuiteError(f"manifest: cannot read files={value!r}; expected train=PATH,validation=PATH,test=PATH")
+        value = {key.strip(): path.strip() for key, path in pairs}
+    if not isinstance(value, Mapping):
+        raise SuiteError(f"manifest: the files option must map each split to a CSV, got {value!r}")
+    unknown = sorted(set(value) - set(SPLITS))
+    missing = [split for split in SPLITS if split not in value]
+    if unknown or missing:
+        problem = f"unknown split(s) {', '.join(map(str, unknown))}" if unknown else f"no CSV for {', '.join(missing)}"
+        raise SuiteError(f"manifest: the files option has {problem}; expected one CSV each for {', '.join(SPLITS)}")
+    return {split: str(value[split]) for split in SPLITS}
+
+
+@register_dataset
+class Manifest(AudioDataset):
+    """A user's data set, listed in CSV files: one per split, or one with a split column.
+
+    Audio and CSV paths are relative to the ``folder`` option (absolute paths are kept).
+    Columns besides path, label and split are kept as information; ``offset`` and
+    ``duration`` columns (seconds) select a window of each file.
+
+    Options:
+        folder (str): Folder the paths are relative to, itself relative to the data root
+            (or absolute). Not called ``root``, which is the data root's keyword in
+            :func:`~suite.data.get_dataset`. (Default: the data root)
+        files (mapping or str): Split -> CSV, e.g. ``{"train": "train.csv", "validation":
+            "val.csv", "test": "test.csv"}`` or ``"train=train.csv,validation=val.csv,test=test.csv"``.
+        file (str): One CSV with a split column (values ``train``, ``validation``, ``test``).
+            Give exactly one of ``files`` and ``file``.
+        path_column, label_column, split_column (str): (Default: ``path``, ``label``, ``split``)
+        sample_rate (int): The recordings' native rate, for information. (Default: ``16000``)
+        display_name (str): The data set's name in reports (``name`` is taken by
+            :func:`~suite.data.get_dataset`). (Default: ``manifest``)
+    """
+
+    name = "manifest"
+    version = "user"
+    folder = ""
+    sample_rate = 16000
+    protocols = ("default",)
+    default_protocol = "default"
+    citation = "user-provided data set described by CSV files"
+    license = "as given by the data set's owner"
+    homepage = ""
+
+    def __init__(self, root: Any = None, protocol: str | None = None, **options: Any) -> None:
+        super().__init__(root, protocol, **options)
+        self.display_name = str(options.get("display_name") or self.name)
+        self.folder = str(options.get("folder") or "")
+        self.path_column = str(options.get("path_column", "path"))
+        self.label_column = str(options.get("label_column", "label"))
+        self.split_column = str(options.get("split_column", "split"))
+        try:
+            self.sample_rate = int(options.get("sample_rate", type(self).sample_rate))
+        except (TypeError, ValueError):
+            self.sample_rate = 0
+        if self.sample_rate <= 0:
+            raise SuiteError(f"manifest: sample_rate must be a positive integer, got {options.get('sample_rate')!r}")
+        if ("files" in options) == ("file" in options):
+            raise SuiteError(
+                "manifest: give exactly one of the options files (a CSV per split) and file (one CSV with a split column)"
+            )
+        self.sources: dict[str | None, str] = (
+            _parse_files(options["files"]) if "files" in options else {None: str(options["file"])}
+        )
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        return ("folder", "files", "file", "path_column", "label_column", "split_column", "sample_rate", "display_name")
+
+    def ensure(self) -> None:
+        """Nothing to download: the folder must exist."""
+        if not self.path.is_dir():
+            raise DataNotFoundError(
+                f"{self.display_name}: the folder {self.path} does not exist "
+                "(the folder option names the folder that CSV and audio paths are relative to)"
+            )
+
+    def _metadata(self) -> pd.DataFrame:
+        return pd.concat([self._read(split, csv) for split, csv in self.sources.items()], ignore_index=True)
+
+    def _read(self, split: str | None, name: str) -> pd.DataFrame:
+        base = self.path.absolute()
+        csv = base / name
+        columns = [self.path_column, self.label_column] + ([self.split_column] if split is None else [])
+        # Strings throughout, so labels such as "01" or "NA" stay as written.
+        table = read_table(csv, columns, self.display_name, dtype=str, keep_default_na=False)
+        chosen = {self.path_column: "path", self.label_column: "label", self.split_column: "split"}
+        for column in (self.path_column, self.label_column):
+            empty = table[column].str.strip() == ""
+            if empty.any():
+                raise SuiteError(f"{self.display_name}: {csv} column {column!r} is empty in row {int(empty.idxmax()) + 2}")
+        frame = pd.DataFrame({"path": [str(base / path) for path in table[self.path_column]], "label": table[self.label_column]})
+        if split is None:
+            frame["split"] = table[self.split_column].str.strip()
+            unknown = sorted(set(frame["split"]) - set(SPLITS))
+            if unknown:
+                raise SuiteError(
+                    f"{self.display_name}: {csv} column {self.split_column!r} has unknown split value(s) "
+                    f"{', '.join(map(repr, unknown))}; expected {', '.join(SPLITS)}"
+                )
+        else:
+            frame["split"] = split
+        for column in table.columns:
+            if column in chosen or column in ("path", "label", "split"):
+                continue
+            frame[column] = table[column]
+            if column in ("offset", "duration"):
+                values = pd.to_numeric(table[column].replace("", np.nan), errors="coerce")
+                if values.isna().sum() > (table[column] == "").sum():
+                    raise SuiteError(f"{self.display_name}: {csv} column {column!r} must hold seconds (numbers)")
+                frame[column] = values.fillna(0.0) if column == "offset" else values
+        require_files(frame["path"], csv, self.path_column, self.display_name)
+        return frame
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "display_name": self.display_name, "sample_rate": self.sample_rate}

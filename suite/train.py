@@ -1,0 +1,183 @@
+"""The training protocol, the same for every family unless a config says otherwise.
+
+AdamW with a one-cycle (or cosine) schedule, label smoothing, time shift and
+SpecAugment masking, gradient clipping, and early stopping on validation accuracy with
+the best checkpoint restored before testing. On CPU a trial is deterministic for a
+given seed and thread count: every random draw comes from seeded generators, and
+``torch.use_deterministic_algorithms`` is on while it runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.metrics import confusion_matrix, f1_score
+from torch import nn
+from tqdm.auto import tqdm
+
+from suite.augment import spec_augment, time_shift
+
+
+class TrainingConfig(BaseModel):
+    """Settings of the training protocol (the ``training:`` section of a config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = Field(30, ge=1, description="upper bound on epochs")
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-3, gt=0, description="peak learning rate")
+    weight_decay: float = Field(0.01, ge=0)
+    schedule: Literal["onecycle", "cosine"] = "onecycle"
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    grad_clip: float | None = Field(5.0, gt=0, description="max gradient norm; null disables")
+    patience: int = Field(8, ge=1, description="epochs without a better validation accuracy before stopping")
+    time_shift_ms: float = Field(100.0, ge=0, description="random shift of up to +- this much")
+    freq_masks: int = Field(2, ge=0)
+    freq_mask_width: int = Field(5, ge=0, description="widest frequency mask, in bins")
+    time_masks: int = Field(2, ge=0)
+    time_mask_width: int = Field(10, ge=0, description="widest time mask, in frames")
+    eval_batch_size: int = Field(512, ge=1)
+
+
+@dataclass
+class TrialData:
+    """Standardised inputs and targets of each split, and what augmentation needs to know."""
+
+    inputs: dict[str, torch.Tensor]
+    targets: dict[str, torch.Tensor]
+    n_classes: int
+    steps_per_second: float  # frames (spectrograms) or samples (raw) per second, for the time shift
+    is_spectrogram: bool
+
+
+@dataclass
+class TrainResult:
+    """What one trained trial measured."""
+
+    accuracy: float
+    macro_f1: float
+    confusion_matrix: list[list[int]]
+    epochs: int
+    best_epoch: int
+    best_val_accuracy: float
+    train_seconds: float
+    samples_per_second: float
+    curves: dict[str, list[float]] = field(default_factory=dict)
+
+
+def standardize(inputs: dict[str, torch.Tensor], spectrogram: bool) -> dict[str, torch.Tensor]:
+    """Scale every split with the training split's mean and std (per bin for spectrograms)."""
+    train = inputs["train"]
+    dims = (0, 2) if spectrogram else (0, 1)
+    mean = train.mean(dim=dims, keepdim=True)
+    std = train.std(dim=dims, keepdim=True).clamp_min(1e-5)
+    return {split: ((x - mean) / std).contiguous() for split, x in inputs.items()}
+
+
+def evaluate(model: nn.Module, inputs: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
+    """Predicted class of every example (eval mode, no gradients)."""
+    model.eval()
+    with torch.inference_mode():
+        return torch.cat([model(chunk.to(device)).argmax(dim=1).cpu() for chunk in inputs.split(batch_size)])
+
+
+def augment(batch: torch.Tensor, data: TrialData, config: TrainingConfig, generator: torch.Generator) -> torch.Tensor:
+    """Time shift, then SpecAugment masks for spectrograms."""
+    batch = time_shift(batch, int(config.time_shift_ms / 1000 * data.steps_per_second), generator)
+    if data.is_spectrogram:
+        batch = spec_augment(
+            batch, config.freq_masks, config.freq_mask_width, config.time_masks, config.time_mask_width, generator
+        )
+    return batch
+
+
+def _scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainingConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+
+
+def train_model(
+    model: nn.Module,
+    data: TrialData,
+    config: TrainingConfig,
+    seed: int,
+    device: torch.device,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` under the protocol, restore its best epoch and test it.
+
+    Args:
+        model (nn.Module): Freshly built model (its initialisation is the caller's).
+        data (TrialData): Standardised splits.
+        config (TrainingConfig): The protocol's settings.
+        seed (int): Seeds shuffling, augmentation and dropout.
+        device (torch.device): Where to train.
+        progress (bool): Show a bar per epoch. (Default: ``True``)
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    train_x, train_y = data.inputs["train"], data.targets["train"]
+    batches_per_epoch = -(-len(train_x) // config.batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = _scheduler(optimizer, config, config.epochs * batches_per_epoch)
+    curves: dict[str, list[float]] = {"train_loss": [], "val_accuracy": [], "lr": []}
+    best_accuracy, best_epoch, best_state, stale = -1.0, 0, copy.deepcopy(model.state_dict()), 0
+    training_time, samples_seen = 0.0, 0
+    start = time.perf_counter()
+    epochs = tqdm(range(1, config.epochs + 1), desc="epochs", unit="epoch", leave=False, disable=None if progress else True)
+    for epoch in epochs:
+        model.train()
+        epoch_start, loss_sum = time.perf_counter(), torch.zeros(())
+        for indices in torch.randperm(len(train_x), generator=generator).split(config.batch_size):
+            batch = augment(train_x[indices], data, config, generator).to(device)
+            loss = F.cross_entropy(model(batch), train_y[indices].to(device), label_smoothing=config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.detach().cpu() * len(indices)
+        training_time += time.perf_counter() - epoch_start
+        samples_seen += len(train_x)
+        predictions = evaluate(model, data.inputs["validation"], config.eval_batch_size, device)
+        accuracy = (predictions == data.targets["validation"]).double().mean().item()
+        curves["train_loss"].append(loss_sum.item() / len(train_x))
+        curves["val_accuracy"].append(accuracy)
+        curves["lr"].append(scheduler.get_last_lr()[0])
+        epochs.set_postfix(loss=f"{curves['train_loss'][-1]:.3f}", val=f"{accuracy:.3f}")
+        if not np.isfinite(curves["train_loss"][-1]):
+            raise FloatingPointError(f"training loss became {curves['train_loss'][-1]} in epoch {epoch}")
+        if accuracy > best_accuracy:
+            best_accuracy, best_epoch, best_state, stale = accuracy, epoch, copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    epochs.close()
+    model.load_state_dict(best_state)
+    predictions = evaluate(model, data.inputs["test"], config.eval_batch_size, device).numpy()
+    truth = data.targets["test"].numpy()
+    labels = list(range(data.n_classes))
+    return TrainResult(
+        accuracy=float((predictions == truth).mean()),
+        macro_f1=float(f1_score(truth, predictions, labels=labels, average="macro", zero_division=0)),
+        confusion_matrix=confusion_matrix(truth, predictions, labels=labels).tolist(),
+        epochs=len(curves["val_accuracy"]),
+        best_epoch=best_epoch,
+        best_val_accuracy=best_accuracy,
+        train_seconds=time.perf_counter() - start,
+        samples_per_second=samples_seen / training_time,
+        curves=curves,
+    )
