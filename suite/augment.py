@@ -8,30 +8,30 @@ given, so a seed reproduces it exactly.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def time_shift(batch: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Shift each example along its last axis by up to ``±max_shift`` steps, filling with zeros."""
+    """Shift each example along its last axis by up to ``±max_shift`` steps, filling with zeros.
+
+    The batch is zero-padded by ``max_shift`` on both sides and each example reads its
+    window out of a strided view of all windows (``unfold``), one indexing copy in all.
+    """
     if max_shift <= 0:
         return batch
     length = batch.shape[-1]
-    shifts = torch.randint(-max_shift, max_shift + 1, (batch.shape[0], 1), generator=generator)
-    source = torch.arange(length).unsqueeze(0) - shifts  # (B, L): where each output step reads from
-    valid = (source >= 0) & (source < length)
-    view = (batch.shape[0],) + (1,) * (batch.dim() - 2) + (length,)
-    gathered = batch.gather(-1, source.clamp(0, length - 1).view(view).expand_as(batch))
-    return gathered * valid.view(view)
+    shifts = torch.randint(-max_shift, max_shift + 1, (batch.shape[0],), generator=generator)
+    windows = F.pad(batch, (max_shift, max_shift)).unfold(-1, length, 1)  # (B, ..., 2 * max_shift + 1, L), a view
+    windows = windows.movedim(-2, 1)  # (B, 2 * max_shift + 1, ..., L)
+    return windows[torch.arange(batch.shape[0]), max_shift - shifts]  # (B, ..., L)
 
 
 def _band_mask(size: int, count: int, max_width: int, batch: int, generator: torch.Generator) -> torch.Tensor:
     """``(B, size)`` boolean: ``count`` random bands of width ``0..max_width`` per example."""
-    mask = torch.zeros(batch, size, dtype=torch.bool)
-    positions = torch.arange(size).unsqueeze(0)
-    for _ in range(count):
-        width = torch.randint(0, max_width + 1, (batch, 1), generator=generator)
-        start = (torch.rand(batch, 1, generator=generator) * (size - width + 1)).long()
-        mask |= (positions >= start) & (positions < start + width)
-    return mask
+    width = torch.randint(0, max_width + 1, (batch, count, 1), generator=generator)
+    start = (torch.rand(batch, count, 1, generator=generator) * (size - width + 1)).long()
+    positions = torch.arange(size)
+    return ((positions >= start) & (positions < start + width)).any(dim=1)
 
 
 def spec_augment(
@@ -39,9 +39,12 @@ def spec_augment(
 ) -> torch.Tensor:
     """SpecAugment masking (Park et al. 2019) of ``(B, F, T)`` features: masked cells are set to 0.
 
-    Features are standardised before training, so 0 is the mean.
+    Features are standardised before training, so 0 is the mean. Masks ``batch`` in
+    place and returns it: pass a copy (the training loop passes a freshly indexed batch).
     """
     batch_size, n_freq, n_time = batch.shape
     freq = _band_mask(n_freq, freq_masks, freq_width, batch_size, generator).unsqueeze(2)  # (B, F, 1)
     time = _band_mask(n_time, time_masks, time_width, batch_size, generator).unsqueeze(1)  # (B, 1, T)
-    return batch.masked_fill(freq | time, 0.0)
+    # Two in-place multiplications by broadcast keep-masks: measured several times
+    # faster than masked_fill with the (B, F, T) union of the masks.
+    return batch.mul_((~freq).to(batch.dtype)).mul_((~time).to(batch.dtype))

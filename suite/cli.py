@@ -7,6 +7,7 @@ exit with code 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from collections.abc import Sequence
@@ -14,6 +15,8 @@ from typing import NoReturn
 
 from suite import __version__
 from suite.errors import SuiteError
+
+DEFAULT_CONFIG = "configs/default.yaml"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--tolerance", type=_fraction, default=0.05, help="accepted budget error (default: 0.05)")
     profile.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
     profile.set_defaults(handler=_profile)
+
+    run = commands.add_parser("run", help="train every model of a config and record accuracy and cost", parents=[common])
+    run.add_argument("config", nargs="?", default=DEFAULT_CONFIG, help=f"YAML config (default: {DEFAULT_CONFIG})")
+    run.add_argument("--data-root", help="folder holding the data sets (default: $SUITE_DATA_ROOT or a per-user cache)")
+    run.add_argument("--out", default="results", help="parent folder of the run folder (default: results)")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (default: auto)")
+    run.add_argument("--cache-dir", help="feature cache (default: $SUITE_CACHE_DIR or a per-user cache)")
+    run.set_defaults(handler=_run)
     return parser
 
 
@@ -100,6 +111,16 @@ def _profile(args: argparse.Namespace) -> str:
     return render(records, args.format, columns, footer=profile_footer())
 
 
+def _run(args: argparse.Namespace) -> str:
+    from suite.formatting import render
+    from suite.run import run_suite
+
+    run_dir = run_suite(args.config, data_root=args.data_root, out=args.out, device=args.device, cache_dir=args.cache_dir)
+    records = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
+    columns = ["model", "budget", "seed", "width", "params", "macs", "accuracy", "macro_f1", "epochs", "status"]
+    return f"{render(records, 'table', columns)}\n\nresults: {run_dir}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failure, 2 bad input, 130 interrupted)."""
     args = build_parser().parse_args(argv)
@@ -111,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"suite {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"suite {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(f"suite {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
     return 0

@@ -22,6 +22,8 @@ def _cell(key: str, value: Any) -> Any:
         return format_count(value)
     if key == "model_bytes" and isinstance(value, int):
         return f"{value / 2**20:.2f} MiB" if value >= 2**20 else f"{value / 2**10:.1f} KiB"
+    if key in {"accuracy", "macro_f1"} and isinstance(value, float):
+        return f"{value:.1%}"
     if key == "budget_error" and isinstance(value, float):
         return f"{value:+.1%}"
     if isinstance(value, (list, tuple)):

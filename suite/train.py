@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -98,6 +99,19 @@ def augment(batch: torch.Tensor, data: TrialData, config: TrainingConfig, genera
     return batch
 
 
+def _epoch_batches(
+    data: TrialData, config: TrainingConfig, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled, augmented ``(inputs, targets)`` batches of one epoch (CPU tensors).
+
+    Augmenting batch by batch keeps the working set in cache: one pass over the whole
+    epoch measured several times slower than the same ops on 64-example batches.
+    """
+    train_x, train_y = data.inputs["train"], data.targets["train"]
+    for indices in torch.randperm(len(train_x), generator=generator).split(config.batch_size):
+        yield augment(train_x[indices], data, config, generator), train_y[indices]
+
+
 def _scheduler(
     optimizer: torch.optim.Optimizer, config: TrainingConfig, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
@@ -127,7 +141,7 @@ def train_model(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
-    train_x, train_y = data.inputs["train"], data.targets["train"]
+    train_x = data.inputs["train"]
     batches_per_epoch = -(-len(train_x) // config.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = _scheduler(optimizer, config, config.epochs * batches_per_epoch)
@@ -139,16 +153,15 @@ def train_model(
     for epoch in epochs:
         model.train()
         epoch_start, loss_sum = time.perf_counter(), torch.zeros(())
-        for indices in torch.randperm(len(train_x), generator=generator).split(config.batch_size):
-            batch = augment(train_x[indices], data, config, generator).to(device)
-            loss = F.cross_entropy(model(batch), train_y[indices].to(device), label_smoothing=config.label_smoothing)
+        for batch, targets in _epoch_batches(data, config, generator):
+            loss = F.cross_entropy(model(batch.to(device)), targets.to(device), label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             scheduler.step()
-            loss_sum += loss.detach().cpu() * len(indices)
+            loss_sum += loss.detach().cpu() * len(targets)
         training_time += time.perf_counter() - epoch_start
         samples_seen += len(train_x)
         predictions = evaluate(model, data.inputs["validation"], config.eval_batch_size, device)

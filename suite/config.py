@@ -1,0 +1,157 @@
+"""Run configurations: YAML files validated with pydantic, errors in one line.
+
+A config names the data set and protocol, the input, the models, the budgets, the
+seeds, the training protocol and what to measure; see ``configs/*.yaml``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from suite.budget import Budget, parse_budget
+from suite.data.base import DATASETS
+from suite.errors import SuiteError
+from suite.input_spec import InputSpec
+from suite.models import resolve_model_names
+from suite.train import TrainingConfig
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSection(_Section):
+    name: str
+    protocol: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        DATASETS.get(name)  # raises with the available names
+        return name
+
+
+class InputSection(_Section):
+    """The :class:`InputSpec` fields; ``sample_rate`` defaults to the data set's own."""
+
+    sample_rate: int | None = Field(None, gt=0)
+    clip_seconds: float = Field(1.0, gt=0)
+    feature: Literal["logmel", "mfcc", "raw"] = "logmel"
+    n_mels: int = Field(40, gt=0)
+    n_mfcc: int = Field(40, gt=0)
+    win_ms: float = Field(25.0, gt=0)
+    hop_ms: float = Field(10.0, gt=0)
+
+    def spec(self, native_rate: int) -> InputSpec:
+        values = self.model_dump()
+        values["sample_rate"] = values["sample_rate"] or native_rate
+        return InputSpec(**values)
+
+
+class BudgetSection(_Section):
+    params: str | int | None = None
+    macs: str | int | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> BudgetSection:
+        if (self.params is None) == (self.macs is None):
+            raise ValueError("give exactly one of params or macs")
+        parse_budget(self.params if self.params is not None else self.macs)  # type: ignore[arg-type]
+        return self
+
+    def budget(self) -> Budget:
+        return Budget.parse("params", self.params) if self.params is not None else Budget.parse("macs", self.macs)  # type: ignore[arg-type]
+
+
+class MeasureSection(_Section):
+    """What to measure besides accuracy; parameters and MACs are always counted."""
+
+
+class RunConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    dataset: DatasetSection
+    input: InputSection = Field(default_factory=InputSection)
+    models: list[str] | str = Field("all", validate_default=True)
+    budgets: list[BudgetSection] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    measure: MeasureSection = Field(default_factory=MeasureSection)
+    on_error: Literal["raise", "skip"] = "raise"
+    tolerance: float = Field(0.05, gt=0, lt=1)
+
+    @field_validator("budgets", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """Accept ``{params: [25k, 100k]}`` as well as ``[{params: 25k}, {params: 100k}]``."""
+        if isinstance(value, dict):
+            return [{kind: item} for kind, items in value.items() for item in (items if isinstance(items, list) else [items])]
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, value: list[str] | str) -> list[str]:
+        names = resolve_model_names(value if isinstance(value, str) else ",".join(value))
+        return names
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must be distinct")
+        return seeds
+
+
+def _suggestion(model: type[BaseModel], location: tuple[Any, ...]) -> str:
+    """' (did you mean X?)' for an unknown key, looking up the fields at its location."""
+    for part in location[:-1]:
+        field = model.model_fields.get(str(part)) if isinstance(part, str) else None
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    close = difflib.get_close_matches(str(location[-1]), list(model.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "config"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {where!r}{_suggestion(RunConfig, first['loc'])}"
+    if first["type"] == "missing":
+        return f"missing key {where!r}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message} (got {first.get('input')!r})" if "input" in first else f"{where}: {message}"
+
+
+def parse_config(data: Any, source: str = "config") -> RunConfig:
+    """Validate a config already loaded from YAML. Errors name the source and the key."""
+    if not isinstance(data, dict):
+        raise SuiteError(f"{source}: expected a mapping of settings at the top level, got {type(data).__name__}")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as error:
+        raise SuiteError(f"{source}: {_describe(error)}") from None
+    except SuiteError as error:  # unknown model or data set names raised by the validators
+        raise SuiteError(f"{source}: {error}") from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML config file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(f"config file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SuiteError(f"{path}: malformed YAML{where}: {getattr(error, 'problem', error)}") from None
+    return parse_config(data, str(path))
