@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    listing = commands.add_parser("list", help="list registered models or inputs", parents=[common])
-    listing.add_argument("what", choices=["models", "inputs"], help="what to list")
+    listing = commands.add_parser("list", help="list registered models, data sets or input presets", parents=[common])
+    listing.add_argument("what", choices=["models", "inputs", "datasets"], help="what to list")
     listing.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
     listing.set_defaults(handler=_list)
 
@@ -87,6 +87,14 @@ def _list(args: argparse.Namespace) -> str:
     from suite.input_spec import INPUT_PRESETS, PRESET_CLASSES
     from suite.models import get_family, list_models
 
+    if args.what == "datasets":
+        from suite.data.base import DATASETS
+
+        rows = [
+            {"dataset": name, "version": cls.version, "protocols": ", ".join(cls.protocols), "license": cls.license}
+            for name, cls in ((name, DATASETS.get(name)) for name in DATASETS)
+        ]
+        return render(rows, args.format, ["dataset", "version", "protocols", "license"])
     if args.what == "inputs":
         rows = [{"input": name, "classes": PRESET_CLASSES[name], "spec": spec.describe()} for name, spec in INPUT_PRESETS.items()]
         return render(rows, args.format, ["input", "classes", "spec"])

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from suite.budget import Budget, parse_budget
 from suite.data.base import DATASETS
 from suite.errors import SuiteError
-from suite.input_spec import InputSpec
+from suite.input_spec import FeatureKind, InputSpec
 from suite.models import resolve_model_names
 from suite.train import TrainingConfig
 
@@ -37,16 +37,25 @@ class DatasetSection(_Section):
         return name
 
 
+_SPEC = InputSpec()  # the defaults below are InputSpec's own
+
+
 class InputSection(_Section):
     """The :class:`InputSpec` fields; ``sample_rate`` defaults to the data set's own."""
 
     sample_rate: int | None = Field(None, gt=0)
-    clip_seconds: float = Field(1.0, gt=0)
-    feature: Literal["logmel", "mfcc", "raw"] = "logmel"
-    n_mels: int = Field(40, gt=0)
-    n_mfcc: int = Field(40, gt=0)
-    win_ms: float = Field(25.0, gt=0)
-    hop_ms: float = Field(10.0, gt=0)
+    clip_seconds: float = Field(_SPEC.clip_seconds, gt=0)
+    feature: FeatureKind = _SPEC.feature
+    n_mels: int = Field(_SPEC.n_mels, gt=0)
+    n_mfcc: int = Field(_SPEC.n_mfcc, gt=0)
+    win_ms: float = Field(_SPEC.win_ms, gt=0)
+    hop_ms: float = Field(_SPEC.hop_ms, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InputSection:
+        """Check the cross-field rules of InputSpec when the config is read, not mid-run."""
+        self.spec(self.sample_rate or _SPEC.sample_rate)
+        return self
 
     def spec(self, native_rate: int) -> InputSpec:
         values = self.model_dump()

@@ -3,7 +3,9 @@
 The cache key is a hash of everything that determines the features: the data set's
 name, version, protocol, options and content digest (paths, labels, splits, sizes),
 the input spec, the front-end version, the versions of the libraries that decode,
-resample and build the filterbank, and the error policy. A changed setting gives a new
+resample and build the filterbank, and the error policy. The content digest covers
+every file's size and modification time, so a re-recorded file of the same length
+still invalidates the cache. A changed setting gives a new
 key and a recomputation; the same settings reuse the file. Files are written to a
 temporary name and renamed, so an interrupted run never leaves a half-written cache.
 """
@@ -14,8 +16,8 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -28,6 +30,7 @@ from suite.audio import AudioDecodeError, prepare_waveform
 from suite.data.base import SPLITS, AudioDataset
 from suite.errors import SuiteError
 from suite.features import FEATURES_VERSION, build_frontend
+from suite.fileio import atomic_write
 from suite.input_spec import InputSpec
 
 CACHE_ENV = "SUITE_CACHE_DIR"
@@ -71,7 +74,7 @@ def cache_key(dataset: AudioDataset, spec: InputSpec, on_error: str) -> str:
         "version": dataset.version,
         "protocol": dataset.protocol,
         "options": {k: str(v) for k, v in sorted(dataset.options.items())},
-        "content": dataset.content_digest(),
+        "content": dataset.content_digest(include_mtime=True),
         "spec": dataclasses.asdict(spec),
         "features_version": FEATURES_VERSION,
         "libraries": {name: version(name) for name in ("librosa", "soxr", "soundfile", "torch")},
@@ -102,13 +105,34 @@ def prepare_features(
     key = cache_key(dataset, spec, on_error)
     path = cache_dir / f"{dataset.name}-{dataset.protocol}-{spec.feature}-{key[:20]}.pt"
     if path.exists():
-        stored = torch.load(path, weights_only=True)
-        return FeatureSet(
-            stored["inputs"], stored["targets"], stored["class_names"], stored["skipped"], key, True, time.perf_counter() - start
-        )
+        try:
+            stored = torch.load(path, weights_only=True)
+            return FeatureSet(
+                stored["inputs"],
+                stored["targets"],
+                stored["class_names"],
+                stored["skipped"],
+                key,
+                True,
+                time.perf_counter() - start,
+            )
+        except (OSError, RuntimeError, KeyError, EOFError) as error:  # a damaged cache file is rebuilt, not fatal
+            warnings.warn(f"feature cache {path} is unreadable ({error}); recomputing", stacklevel=2)
+            path.unlink(missing_ok=True)
     features = _compute(dataset, spec, on_error, progress)
-    _save_atomically({"inputs": features.inputs, "targets": features.targets, "class_names": features.class_names,
-                      "skipped": features.skipped}, path)  # fmt: skip
+    payload = {
+        "inputs": features.inputs,
+        "targets": features.targets,
+        "class_names": features.class_names,
+        "skipped": features.skipped,
+    }
+    try:
+        with atomic_write(path, binary=True) as out:
+            torch.save(payload, out)
+    except OSError as error:  # the cache is an optimisation: a read-only or full disk must not stop the run
+        warnings.warn(
+            f"could not write the feature cache {path} ({error.strerror or error}); features stay in memory", stacklevel=2
+        )
     features.key, features.seconds = key, time.perf_counter() - start
     return features
 
@@ -146,14 +170,3 @@ def _compute(dataset: AudioDataset, spec: InputSpec, on_error: str, progress: bo
         targets[split] = torch.tensor(labels, dtype=torch.int64)
     bar.close()
     return FeatureSet(inputs, targets, class_names, skipped)
-
-
-def _save_atomically(payload: dict[str, object], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(handle)
-    try:
-        torch.save(payload, temporary)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)

@@ -51,7 +51,7 @@ class InputSpec:
         for name in ("sample_rate", "clip_seconds", "n_mels", "n_mfcc", "win_ms", "hop_ms"):
             if not getattr(self, name) > 0:
                 raise SuiteError(f"input spec: {name} must be positive, got {getattr(self, name)!r}")
-        if self.n_mfcc > self.n_mels:
+        if self.feature == "mfcc" and self.n_mfcc > self.n_mels:
             raise SuiteError(f"input spec: n_mfcc ({self.n_mfcc}) cannot exceed n_mels ({self.n_mels})")
         if self.hop_length < 1 or self.n_samples < self.win_length:
             raise SuiteError("input spec: the clip is shorter than one analysis window")

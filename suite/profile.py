@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
-from suite.budget import DEFAULT_TOLERANCE, Budget, match_budget
+from suite.budget import DEFAULT_TOLERANCE, Budget, BudgetMatch, match_budget
 from suite.input_spec import InputSpec
 from suite.measure import MAC_CONVENTION, count_macs, count_params, model_bytes
+from suite.measure.meta import count_on_meta
 from suite.models.registry import create_model, get_family
 
 
@@ -25,7 +27,8 @@ class ProfileRecord:
     """One family at one budget. ``status`` is ``ok`` or ``infeasible`` (then ``reason`` says why).
 
     For an infeasible budget the counts are those of the nearest width tried, so the
-    gap to the target is visible.
+    gap to the target is visible; they come from the meta device and ``uncounted_ops``
+    is ``None`` (nothing was traced).
     """
 
     model: str
@@ -42,11 +45,57 @@ class ProfileRecord:
     budget_error: float
     status: str
     reason: str
-    uncounted_ops: list[str] = field(default_factory=list)
+    uncounted_ops: list[str] | None = field(default_factory=list)
     mac_convention: str = MAC_CONVENTION
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass
+class MatchedModel:
+    """A family matched to a budget, built and counted.
+
+    Attributes:
+        match: The matcher's outcome.
+        spec: The input the family is measured on (adapted to its front end).
+        model: The built model (initialised from ``seed``), or ``None`` when the
+            budget is infeasible: then the counts are of the nearest width, taken on the
+            meta device so that no weights are allocated for a model nobody will use.
+        params, macs, model_bytes: The counts (``macs`` from fvcore for a built model).
+        uncounted_ops: Ops fvcore left out; ``None`` when the model was not traced.
+    """
+
+    match: BudgetMatch
+    spec: InputSpec
+    model: nn.Module | None
+    params: int
+    macs: int
+    model_bytes: int
+    uncounted_ops: list[str] | None
+
+    @property
+    def budget_error(self) -> float:
+        """``achieved / target - 1`` for the budget's kind."""
+        budget = self.match.budget
+        return (self.params if budget.kind == "params" else self.macs) / budget.value - 1
+
+
+def build_matched(
+    name: str, input_spec: InputSpec, budget: Budget, n_classes: int, seed: int = 0, tolerance: float = DEFAULT_TOLERANCE
+) -> MatchedModel:
+    """Match family ``name`` to ``budget``, build it with ``seed`` and count it (batch 1, CPU)."""
+    match = match_budget(name, input_spec, budget, n_classes=n_classes, tolerance=tolerance)
+    spec = get_family(name).adapt_input(input_spec)
+    if match.status != "ok":
+        with torch.device("meta"):
+            shape_only = create_model(name, n_classes, spec, match.width)
+        macs = count_on_meta(name, spec, match.width, "macs", n_classes)
+        return MatchedModel(match, spec, None, count_params(shape_only), macs, model_bytes(shape_only), None)
+    torch.manual_seed(seed)
+    model = create_model(name, n_classes, spec, match.width)
+    counted = count_macs(model, spec.example(batch_size=1))
+    return MatchedModel(match, spec, model, count_params(model), counted.macs, model_bytes(model), sorted(counted.uncounted_ops))
 
 
 def profile_model(
@@ -58,29 +107,23 @@ def profile_model(
     tolerance: float = DEFAULT_TOLERANCE,
 ) -> ProfileRecord:
     """Match family ``name`` to ``budget`` and count the matched model (batch 1, CPU)."""
-    match = match_budget(name, input_spec, budget, n_classes=n_classes, tolerance=tolerance)
-    spec = get_family(name).adapt_input(input_spec)
-    torch.manual_seed(0)
-    model = create_model(name, n_classes, spec, match.width)
-    counted = count_macs(model, spec.example(batch_size=1))
-    params = count_params(model)
-    achieved = params if budget.kind == "params" else counted.macs
+    built = build_matched(name, input_spec, budget, n_classes, seed=0, tolerance=tolerance)
     return ProfileRecord(
         model=name,
         input=input_name,
-        input_shape=list(spec.shape),
+        input_shape=list(built.spec.shape),
         n_classes=n_classes,
         budget_kind=budget.kind,
         budget=budget.value,
-        width=match.width,
-        params=params,
-        macs=counted.macs,
-        flops=2 * counted.macs,
-        model_bytes=model_bytes(model),
-        budget_error=achieved / budget.value - 1,
-        status=match.status,
-        reason=match.reason,
-        uncounted_ops=sorted(counted.uncounted_ops),
+        width=built.match.width,
+        params=built.params,
+        macs=built.macs,
+        flops=2 * built.macs,
+        model_bytes=built.model_bytes,
+        budget_error=built.budget_error,
+        status=built.match.status,
+        reason=built.match.reason,
+        uncounted_ops=built.uncounted_ops,
     )
 
 

@@ -9,12 +9,15 @@ crash leaves either the old or the new version, never half of one.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from suite.errors import SuiteError
+from suite.fileio import atomic_write
 
 #: Flat columns of results.csv, in order; keys a record lacks are left empty.
 RESULT_COLUMNS = (
@@ -44,21 +47,19 @@ RESULT_COLUMNS = (
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` through a temporary file and a rename."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    """Replace ``path`` with ``text`` (see :func:`suite.fileio.atomic_write`)."""
+    with atomic_write(path) as out:
+        out.write(text)
 
 
 def new_run_dir(out: Path, name: str, stamp: str) -> Path:
     """A fresh folder ``out/<name>-<stamp>`` (``-2``, ``-3``... if taken): saved runs are never overwritten."""
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise SuiteError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SuiteError(f"cannot create the results folder {out}: {error.strerror or error}") from None
     for attempt in range(1, 1000):
         candidate = out / (f"{name}-{stamp}" if attempt == 1 else f"{name}-{stamp}-{attempt}")
         try:
@@ -81,18 +82,17 @@ class RunWriter:
 
     def add_trial(self, record: Mapping[str, Any]) -> None:
         """Append the trial to ``trials.jsonl`` (synced) and rewrite ``results.csv``."""
+        line = json.dumps(record, default=str) + "\n"  # serialise first: a failure here writes nothing
+        self.records.append(dict(record))
         with (self.run_dir / "trials.jsonl").open("a") as out:
-            out.write(json.dumps(record, default=str) + "\n")
+            out.write(line)
             out.flush()
             os.fsync(out.fileno())
-        self.records.append(dict(record))
         write_atomically(self.run_dir / "results.csv", results_csv(self.records))
 
 
 def results_csv(records: Iterable[Mapping[str, Any]]) -> str:
     """The flat ``results.csv`` text of ``records``."""
-    import io
-
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

@@ -8,9 +8,11 @@ run goes on; Ctrl-C stops after writing what finished.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,16 +22,17 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from suite.budget import Budget, match_budget
+from suite.budget import Budget
 from suite.config import RunConfig, load_config
 from suite.data import get_dataset
 from suite.data.base import AudioDataset
 from suite.environment import environment
 from suite.errors import SuiteError
-from suite.feature_cache import FeatureSet, prepare_features
+from suite.feature_cache import prepare_features
 from suite.input_spec import InputSpec
-from suite.measure import MAC_CONVENTION, count_macs, count_params, model_bytes
-from suite.models import create_model, get_family
+from suite.measure import MAC_CONVENTION
+from suite.models import get_family
+from suite.profile import build_matched
 from suite.results import RunWriter, new_run_dir
 from suite.train import TrialData, standardize, train_model
 
@@ -82,7 +85,7 @@ class _Features:
 
     def __init__(self, dataset: AudioDataset, config: RunConfig, cache_dir: Path | None, progress: bool) -> None:
         self.dataset, self.config, self.cache_dir, self.progress = dataset, config, cache_dir, progress
-        self.sets: dict[InputSpec, FeatureSet] = {}
+        self.summaries: dict[str, dict[str, Any]] = {}
         self.data: dict[InputSpec, TrialData] = {}
 
     def get(self, spec: InputSpec) -> TrialData:
@@ -90,40 +93,53 @@ class _Features:
             features = prepare_features(self.dataset, spec, self.cache_dir, self.config.on_error, self.progress)
             spectrogram = spec.feature != "raw"
             steps = 1000 / spec.hop_ms if spectrogram else spec.sample_rate
-            self.sets[spec] = features
+            self.summaries[spec.feature] = {
+                "key": features.key,
+                "cache_hit": features.cache_hit,
+                "seconds": round(features.seconds, 3),
+                "skipped": features.skipped,
+            }
+            # Standardised in place: only one copy of the features is kept in memory.
             inputs = standardize(features.inputs, spectrogram)
             self.data[spec] = TrialData(inputs, features.targets, len(features.class_names), steps, spectrogram)
         return self.data[spec]
 
     def summary(self) -> dict[str, Any]:
-        return {
-            spec.feature: {"key": f.key, "cache_hit": f.cache_hit, "seconds": round(f.seconds, 3), "skipped": f.skipped}
-            for spec, f in self.sets.items()
-        }
+        return dict(self.summaries)
 
 
 def _run_trial(
     trial: Trial, config: RunConfig, spec: InputSpec, features: _Features, device: torch.device, progress: bool
 ) -> dict[str, Any]:
     """Match, build, count, train and test one trial; returns the fields of its record."""
-    family_spec = get_family(trial.model).adapt_input(spec)
-    data = features.get(family_spec)
-    match = match_budget(trial.model, spec, trial.budget, n_classes=data.n_classes, tolerance=config.tolerance)
-    record: dict[str, Any] = {"feature": family_spec.feature, "width": match.width, "budget_error": match.rel_error}
-    if match.status != "ok":
-        return record | {"status": "infeasible", "error": match.reason}
-    torch.manual_seed(trial.seed)
-    model = create_model(trial.model, data.n_classes, family_spec, match.width)
-    counted = count_macs(model, family_spec.example())
-    record |= {"params": count_params(model), "macs": counted.macs, "flops": 2 * counted.macs, "model_bytes": model_bytes(model)}
-    record["uncounted_ops"] = sorted(counted.uncounted_ops)
-    deterministic = torch.are_deterministic_algorithms_enabled()
+    data = features.get(get_family(trial.model).adapt_input(spec))
+    built = build_matched(trial.model, spec, trial.budget, data.n_classes, trial.seed, config.tolerance)
+    record: dict[str, Any] = {
+        "feature": built.spec.feature,
+        "width": built.match.width,
+        "params": built.params,
+        "macs": built.macs,
+        "flops": 2 * built.macs,
+        "model_bytes": built.model_bytes,
+        "budget_error": built.budget_error,
+        "uncounted_ops": built.uncounted_ops,
+    }
+    if built.model is None:
+        return record | {"status": "infeasible", "error": built.match.reason}
+    deterministic = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        result = train_model(model, data, config.training, trial.seed, device, progress)
+        result = train_model(built.model, data, config.training, trial.seed, device, progress)
     finally:
-        torch.use_deterministic_algorithms(deterministic)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
     return record | dataclasses.asdict(result) | {"status": "ok", "error": ""}
+
+
+def _trial_line(done: int, total: int, trial: Trial, record: dict[str, Any]) -> str:
+    """One line per finished trial, so a log without a progress bar still shows progress."""
+    outcome = f"accuracy {record['accuracy']:.1%}" if record["status"] == "ok" else record.get("error", "")
+    head = f"[{done}/{total}] {trial.model} {trial.budget} seed {trial.seed}"
+    return f"{head}: {record['status']} {outcome} ({record['wall_seconds']:.1f} s)"
 
 
 def run_config(
@@ -141,6 +157,8 @@ def run_config(
     spec = config.input.spec(dataset.sample_rate)
     trials = expand_trials(config)
     features = _Features(dataset, config, Path(cache_dir) if cache_dir else None, progress)
+    description = dataset.describe()  # finds (or downloads) the data before any folder is made
+    environment_info, class_names = environment(), dataset.class_names
     started = datetime.now(UTC)
     writer = RunWriter(new_run_dir(Path(out), config.name, started.strftime("%Y%m%d-%H%M%S")))
     manifest: dict[str, Any] = {
@@ -152,9 +170,9 @@ def run_config(
         "ended": None,
         "trials_planned": len(trials),
         "device": str(torch_device),
-        "environment": environment(),
-        "dataset": dataset.describe(),
-        "class_names": dataset.class_names,
+        "environment": environment_info,
+        "dataset": description,
+        "class_names": class_names,
         "input_spec": dataclasses.asdict(spec),
         "mac_convention": MAC_CONVENTION,
     }
@@ -182,6 +200,7 @@ def run_config(
                 record |= {"status": "failed", "error": f"{type(error).__name__}: {error}"}
             record["wall_seconds"] = time.perf_counter() - start
             writer.add_trial(record)
+            bar.write(_trial_line(len(writer.records), len(trials), trial, record), file=sys.stderr)
             manifest["features"] = features.summary()
     except SuiteError as error:
         manifest |= {"status": "failed", "error": str(error), "ended": datetime.now(UTC).isoformat()}
@@ -193,6 +212,11 @@ def run_config(
         raise RunInterrupted(
             f"interrupted: {len(writer.records)} of {len(trials)} trials finished; their results are in {writer.run_dir}"
         ) from None
+    except BaseException as error:  # a bug or the system (disk full...): the manifest says so, then the error goes on
+        manifest |= {"status": "failed", "error": f"{type(error).__name__}: {error}", "ended": datetime.now(UTC).isoformat()}
+        with contextlib.suppress(OSError):
+            writer.write_manifest(manifest)
+        raise
     manifest |= {"status": "complete", "ended": datetime.now(UTC).isoformat(), "features": features.summary()}
     writer.write_manifest(manifest)
     return writer.run_dir

@@ -51,6 +51,8 @@ def test_defaults_and_shorthand() -> None:
         ({"seeds": [1, 1]}, "seeds must be distinct"),
         ({"on_error": "ignore"}, "on_error: Input should be 'raise' or 'skip'"),
         ({"name": "a b/c"}, "name: String should match pattern"),
+        ({"input": {"feature": "mfcc", "n_mels": 32, "n_mfcc": 40}}, "n_mfcc (40) cannot exceed n_mels (32)"),
+        ({"input": {"feature": "cqt"}}, "input.feature: Input should be 'logmel', 'mfcc' or 'raw'"),
     ],
 )
 def test_bad_configs(changes: dict[str, object], message: str) -> None:

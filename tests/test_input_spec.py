@@ -36,7 +36,7 @@ def test_example_is_seeded() -> None:
         ({"feature": "stft"}, "unknown feature kind"),
         ({"sample_rate": 0}, "sample_rate must be positive"),
         ({"clip_seconds": -1.0}, "clip_seconds must be positive"),
-        ({"n_mfcc": 80}, "cannot exceed n_mels"),
+        ({"feature": "mfcc", "n_mfcc": 80}, "cannot exceed n_mels"),
         ({"clip_seconds": 0.001}, "shorter than one analysis window"),
     ],
 )

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from suite import profile as profile_module
 from suite import run as run_module
 from suite.cli import main
 from suite.config import parse_config
@@ -105,7 +106,7 @@ def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path: Path, monke
             model.forward = explode  # type: ignore[method-assign]
         return model
 
-    monkeypatch.setattr(run_module, "create_model", create)
+    monkeypatch.setattr(profile_module, "create_model", create)
     run_dir = run_config(parse_config(TINY), out=tmp_path, cache_dir=tmp_path / "c", progress=False)
     trials = {t["model"]: t for t in read_trials(run_dir)}
     assert trials["mlp"]["status"] == "failed" and "boom on purpose" in trials["mlp"]["error"]
@@ -208,3 +209,4 @@ def test_missing_data_root_is_a_clear_error(
     err = capsys.readouterr().err
     assert code == 2
     assert f"fsdd was not found in {tmp_path / 'empty' / 'fsdd'}" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())  # no empty run folder left behind

@@ -149,6 +149,15 @@ class AudioDataset(ABC):
         for split in SPLITS:
             if not (frame["split"] == split).any():
                 raise SuiteError(f"{self.name} ({self.protocol}): the {split} split is empty")
+        # The same recording (or window of one) in two splits would leak test data into training.
+        example = frame["path"].astype(str) + "|" + frame["offset"].astype(str) + "|" + frame["duration"].astype(str)
+        splits_per_example = frame.groupby(example)["split"].nunique()
+        leaked = splits_per_example[splits_per_example > 1]
+        if not leaked.empty:
+            first = leaked.index[0].split("|")[0]
+            raise SuiteError(
+                f"{self.name} ({self.protocol}): {len(leaked)} example(s) appear in more than one split, the first {first}"
+            )
         return frame[list(METADATA_COLUMNS) + [c for c in frame.columns if c not in METADATA_COLUMNS]]
 
     @property
@@ -170,15 +179,22 @@ class AudioDataset(ABC):
         duration = row.get("duration")
         return read_audio(row["path"], offset=float(row.get("offset") or 0.0), duration=None if pd.isna(duration) else duration)
 
-    def content_digest(self) -> str:
-        """A digest of the metadata (relative paths, labels, splits, sizes): changes when the data do."""
+    def content_digest(self, include_mtime: bool = False) -> str:
+        """A digest of the metadata: paths relative to the data root, labels, splits, windows and file sizes.
+
+        It does not depend on how the root was written (relative or absolute). With
+        ``include_mtime`` it also covers each file's modification time, so that a file
+        rewritten at the same length changes it (the feature cache uses that form).
+        """
         frame = self.metadata()
+        root = self.root.absolute()
         digest = hashlib.sha256(f"{self.name}|{self.version}|{self.protocol}|{sorted(self.options.items())}".encode())
         for row in frame.itertuples(index=False):
             path = Path(row.path)
-            size = path.stat().st_size if path.exists() else -1
-            relative = os.path.relpath(path, self.root) if path.is_absolute() else str(path)
-            digest.update(f"{relative}|{row.label}|{row.split}|{row.offset}|{row.duration}|{size}\n".encode())
+            stat = path.stat() if path.exists() else None
+            signature = f"{stat.st_size if stat else -1}" + (f"|{stat.st_mtime_ns if stat else -1}" if include_mtime else "")
+            relative = os.path.relpath(path.absolute(), root) if stat else str(path)
+            digest.update(f"{relative}|{row.label}|{row.split}|{row.offset}|{row.duration}|{signature}\n".encode())
         return digest.hexdigest()
 
     def describe(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ would land outside the target folder.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -16,12 +17,14 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from suite.data.base import DataNotFoundError
 from suite.errors import SuiteError
+from suite.fileio import atomic_write
 
 CHUNK = 1 << 20
 
@@ -30,36 +33,28 @@ class UnsafeArchiveError(SuiteError):
     """An archive member would be written outside the extraction folder."""
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch(url: str, destination: Path, sha256: str | None = None, timeout: float = 60.0) -> Path:
     """Download ``url`` to ``destination`` with a progress bar; verify ``sha256`` if given.
 
     Raises:
         DataNotFoundError: when the download fails or the checksum does not match.
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with atomic_write(destination, binary=True) as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
+            digest, received = hashlib.sha256(), 0
             with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {destination.name}", disable=None) as bar:
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
+                    digest.update(block)
+                    received += len(block)
                     bar.update(len(block))
-        if sha256 is not None and (actual := sha256_of(Path(temporary))) != sha256:
-            raise DataNotFoundError(f"checksum mismatch for {url}: got sha256 {actual}, expected {sha256}")
-        os.replace(temporary, destination)
-    except (urllib.error.URLError, OSError, ValueError) as error:
+            if total is not None and received != total:  # a dropped connection can end the stream early
+                raise DataNotFoundError(f"download of {url} stopped after {received} of {total} bytes")
+            if sha256 is not None and digest.hexdigest() != sha256:
+                raise DataNotFoundError(f"checksum mismatch for {url}: got sha256 {digest.hexdigest()}, expected {sha256}")
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         raise DataNotFoundError(f"could not download {url}: {getattr(error, 'reason', error)}") from None
-    finally:
-        Path(temporary).unlink(missing_ok=True)
     return destination
 
 
@@ -95,8 +90,8 @@ def safe_extract(archive: Path, target: Path) -> None:
                     raise UnsafeArchiveError(f"{archive.name}: member {member.name!r} would be written outside {target}")
             # The 'data' filter (Python >= 3.11.4) is a second guard against the same escapes.
             tarred.extractall(target, members=members, filter="data")
-    except tarfile.TarError as error:
-        raise DataNotFoundError(f"{archive.name} is not a readable archive: {error}") from None
+    except (tarfile.TarError, EOFError, zlib.error) as error:  # a truncated .tar.gz ends in EOFError
+        raise DataNotFoundError(f"{archive.name} is not a readable archive: {error or type(error).__name__}") from None
 
 
 def download_and_extract(url: str, target: Path, sha256: str | None = None) -> Path:

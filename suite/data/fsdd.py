@@ -78,7 +78,7 @@ class FSDD(AudioDataset):
             shutil.rmtree(extracted.parent, ignore_errors=True)
 
     def _metadata(self) -> pd.DataFrame:
-        recordings = self.path / "recordings"
+        recordings = self.path.absolute() / "recordings"
         if not recordings.is_dir():
             raise DataNotFoundError(f"fsdd: {recordings} is missing (expected recordings/{{digit}}_{{speaker}}_{{take}}.wav)")
         rows = []

@@ -15,8 +15,9 @@ class CNN2d(nn.Module):
 
     After Sainath & Parada 2015 (Convolutional Neural Networks for Small-footprint
     Keyword Spotting) in a VGG-like form: a strided ``3x3`` stem, then ``depth - 1``
-    blocks of ``3x3 conv -> BN -> ReLU -> MaxPool(2)``, all with ``width`` channels,
-    global average pooling and a linear classifier.
+    blocks of ``MaxPool(2) -> 3x3 conv -> BN -> ReLU`` (each block halves the map
+    before convolving it), all with ``width`` channels, global average pooling and a
+    linear classifier.
 
     Args:
         n_classes (int): Output logits.
