@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--classes", type=_positive_int, help="output classes (default: the preset's data set)")
     profile.add_argument("--tolerance", type=_fraction, default=0.05, help="accepted budget error (default: 0.05)")
     profile.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
+    speed = profile.add_argument_group("time and memory (with --latency)")
+    speed.add_argument("--latency", action="store_true", help="also time each model and measure its peak memory")
+    speed.add_argument("--batch-sizes", default="1,32", help="batch sizes to time (default: 1,32)")
+    speed.add_argument("--threads", default="1", help="CPU thread counts to time with (default: 1)")
+    speed.add_argument("--devices", default="cpu", help="cpu and/or cuda (default: cpu)")
+    speed.add_argument("--backends", default="eager", help="eager and/or compile (default: eager)")
+    speed.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed runs per figure (default: 0.3)")
     profile.set_defaults(handler=_profile)
 
     run = commands.add_parser("run", help="train every model of a config and record accuracy and cost", parents=[common])
@@ -114,9 +121,37 @@ def _profile(args: argparse.Namespace) -> str:
     spec = input_preset(args.input)
     names = resolve_model_names(args.models)
     n_classes = args.classes or PRESET_CLASSES[args.input]
-    records = [r.to_dict() for r in profile_models(names, budget, spec, args.input, n_classes, args.tolerance)]
+    latency = _latency_settings(args) if args.latency else None
+    records = [
+        r.to_dict()
+        for r in profile_models(names, budget, spec, args.input, n_classes, args.tolerance, latency=latency, memory=args.latency)
+    ]
     columns = ["model", "width", "params", "macs", "model_bytes", "budget_error", "status", "reason"]
+    if args.latency:
+        columns[6:6] = ["latency_ms", "latency_e2e_ms", "latency_rel", "throughput", "peak_mem_infer_mb", "peak_mem_train_mb"]
     return render(records, args.format, columns, footer=profile_footer())
+
+
+def _latency_settings(args: argparse.Namespace) -> object:
+    from pydantic import ValidationError
+
+    from suite.measure.costs import LatencySettings
+
+    def listed(text: str) -> list[str]:
+        return [item.strip() for item in text.split(",") if item.strip()]
+
+    try:
+        return LatencySettings(
+            devices=listed(args.devices),
+            batch_sizes=listed(args.batch_sizes),
+            threads=listed(args.threads),
+            backends=listed(args.backends),
+            min_run_time=args.min_run_time,
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        option = "--" + str(first["loc"][0]).replace("_", "-")
+        raise SuiteError(f"{option}: {first['msg']} (got {first.get('input')!r})") from None
 
 
 def _run(args: argparse.Namespace) -> str:

@@ -17,6 +17,7 @@ from suite.budget import Budget, parse_budget
 from suite.data.base import DATASETS
 from suite.errors import SuiteError
 from suite.input_spec import FeatureKind, InputSpec
+from suite.measure.costs import LatencySettings
 from suite.models import resolve_model_names
 from suite.train import TrainingConfig
 
@@ -79,7 +80,14 @@ class BudgetSection(_Section):
 
 
 class MeasureSection(_Section):
-    """What to measure besides accuracy; parameters and MACs are always counted."""
+    """What to measure besides accuracy; parameters and MACs are always counted.
+
+    ``latency``: time each trained model (see :class:`LatencySettings`); ``memory``: peak
+    memory of one inference (batch 1) and one training step (training batch size).
+    """
+
+    latency: LatencySettings | None = None
+    memory: bool = False
 
 
 class RunConfig(_Section):

@@ -24,6 +24,14 @@ def _cell(key: str, value: Any) -> Any:
         return f"{value / 2**20:.2f} MiB" if value >= 2**20 else f"{value / 2**10:.1f} KiB"
     if key in {"accuracy", "macro_f1"} and isinstance(value, float):
         return f"{value:.1%}"
+    if key.endswith("_ms") and isinstance(value, float):
+        return f"{value:.3g} ms"
+    if key.endswith("_mb") and isinstance(value, float):
+        return f"{value:.3g} MiB"
+    if key == "throughput" and isinstance(value, float):
+        return f"{value:,.0f}/s"
+    if key == "latency_rel" and isinstance(value, float):
+        return f"{value:.3g}x"
     if key == "budget_error" and isinstance(value, float):
         return f"{value:+.1%}"
     if isinstance(value, (list, tuple)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 from suite.budget import DEFAULT_TOLERANCE, Budget, BudgetMatch, match_budget
 from suite.input_spec import InputSpec
 from suite.measure import MAC_CONVENTION, count_macs, count_params, model_bytes
+from suite.measure.costs import LatencySettings, measure_costs
 from suite.measure.meta import count_on_meta
 from suite.models.registry import create_model, get_family
 
@@ -47,9 +49,16 @@ class ProfileRecord:
     reason: str
     uncounted_ops: list[str] | None = field(default_factory=list)
     mac_convention: str = MAC_CONVENTION
+    costs: dict[str, Any] = field(default_factory=dict)
+    timings: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """A flat record: the time and memory columns sit beside the counts."""
+        record = asdict(self)
+        costs = record.pop("costs")
+        if record["timings"] is None:
+            del record["timings"]
+        return record | costs
 
 
 @dataclass
@@ -105,9 +114,19 @@ def profile_model(
     input_name: str = "custom",
     n_classes: int = 10,
     tolerance: float = DEFAULT_TOLERANCE,
+    latency: LatencySettings | None = None,
+    memory: bool = False,
+    train_batch_size: int = 64,
 ) -> ProfileRecord:
-    """Match family ``name`` to ``budget`` and count the matched model (batch 1, CPU)."""
+    """Match family ``name`` to ``budget`` and count the matched model (batch 1, CPU).
+
+    With ``latency`` and/or ``memory``, also time it and measure its peak memory (an
+    untrained model: time and memory do not depend on the weights' values).
+    """
     built = build_matched(name, input_spec, budget, n_classes, seed=0, tolerance=tolerance)
+    costs, timings = {}, None
+    if built.model is not None and (latency is not None or memory):
+        costs, timings = measure_costs(built.model, built.spec, built.macs, latency, memory, train_batch_size, n_classes)
     return ProfileRecord(
         model=name,
         input=input_name,
@@ -124,6 +143,8 @@ def profile_model(
         status=built.match.status,
         reason=built.match.reason,
         uncounted_ops=built.uncounted_ops,
+        costs=costs,
+        timings=timings,
     )
 
 
@@ -135,6 +156,8 @@ def profile_models(
     n_classes: int = 10,
     tolerance: float = DEFAULT_TOLERANCE,
     progress: bool = True,
+    latency: LatencySettings | None = None,
+    memory: bool = False,
 ) -> list[ProfileRecord]:
     """:func:`profile_model` for each family, with a progress bar on a terminal."""
     names = list(names)
@@ -142,5 +165,5 @@ def profile_models(
     records = []
     for name in bar:
         bar.set_postfix_str(name)
-        records.append(profile_model(name, budget, input_spec, input_name, n_classes, tolerance))
+        records.append(profile_model(name, budget, input_spec, input_name, n_classes, tolerance, latency, memory))
     return records

@@ -31,6 +31,7 @@ from suite.errors import SuiteError
 from suite.feature_cache import prepare_features
 from suite.input_spec import InputSpec
 from suite.measure import MAC_CONVENTION
+from suite.measure.costs import measure_costs
 from suite.models import get_family
 from suite.profile import build_matched
 from suite.results import RunWriter, new_run_dir
@@ -132,7 +133,14 @@ def _run_trial(
         result = train_model(built.model, data, config.training, trial.seed, device, progress)
     finally:
         torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
-    return record | dataclasses.asdict(result) | {"status": "ok", "error": ""}
+    record |= dataclasses.asdict(result)
+    measure = config.measure
+    if measure.latency is not None or measure.memory:
+        costs, timings = measure_costs(
+            built.model, built.spec, built.macs, measure.latency, measure.memory, config.training.batch_size, data.n_classes
+        )
+        record |= costs | {"timings": timings}
+    return record | {"status": "ok", "error": ""}
 
 
 def _trial_line(done: int, total: int, trial: Trial, record: dict[str, Any]) -> str:

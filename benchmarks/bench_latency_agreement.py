@@ -1,0 +1,64 @@
+"""Does the suite's latency agree with a direct ``torch.utils.benchmark`` measurement? And how stable is it?
+
+For every family (at ``--params``, default input, CPU, batch 1, 1 thread), the suite's
+median (:func:`suite.measure.latency.measure_latency`, model scope) is taken, then a
+direct ``Timer.blocked_autorange`` of the same module and input right after it, in the
+same process; the ratio should be within 5 % of 1. Then one model is measured
+``--repeats`` times and the coefficient of variation of its medians is printed.
+
+Run: ``python benchmarks/bench_latency_agreement.py``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import torch
+from torch.utils.benchmark import Timer
+
+from suite.budget import Budget
+from suite.input_spec import InputSpec
+from suite.measure.latency import measure_latency
+from suite.models import list_models
+from suite.profile import build_matched
+
+
+def suite_median(model: torch.nn.Module, spec: InputSpec, min_run_time: float) -> float:
+    (timing,) = measure_latency(model, spec, batch_sizes=(1,), threads=(1,), scopes=("model",), min_run_time=min_run_time)
+    return timing.median_ms
+
+
+def direct_median(model: torch.nn.Module, example: torch.Tensor, min_run_time: float) -> float:
+    with torch.inference_mode():
+        timer = Timer(stmt="model(x)", globals={"model": model, "x": example}, num_threads=1)
+        return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="100k")
+    parser.add_argument("--min-run-time", type=float, default=0.3)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--cv-model", default="cnn2d")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}; CPU, batch 1, 1 thread, min_run_time {args.min_run_time} s, params={args.params}")
+    print(f"{'model':12s} {'suite ms':>10s} {'direct ms':>10s} {'ratio':>7s}")
+    ratios = []
+    for name in list_models():
+        built = build_matched(name, InputSpec(), Budget.parse("params", args.params), n_classes=10)
+        model = built.model.eval()
+        ours = suite_median(model, built.spec, args.min_run_time)
+        theirs = direct_median(model, built.spec.example(1), args.min_run_time)
+        ratios.append(ours / theirs)
+        print(f"{name:12s} {ours:10.4f} {theirs:10.4f} {ours / theirs:7.3f}")
+    worst = max(ratios, key=lambda r: abs(r - 1))
+    print(f"largest deviation from 1: {worst:.3f} ({abs(worst - 1):.1%}); within 5 %: {all(abs(r - 1) <= 0.05 for r in ratios)}")
+    built = build_matched(args.cv_model, InputSpec(), Budget.parse("params", args.params), n_classes=10)
+    medians = [suite_median(built.model.eval(), built.spec, args.min_run_time) for _ in range(args.repeats)]
+    cv = statistics.stdev(medians) / statistics.mean(medians)
+    print(f"{args.cv_model}: {args.repeats} repeated medians, mean {statistics.mean(medians):.4f} ms, CV {cv:.2%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Time and memory of one model, as the flat columns and raw records a result carries.
+
+The one function the CLI (``suite profile --latency``) and ``suite run`` (``measure:`` in
+a config) both call, so that both report the same figures the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from torch import nn
+
+from suite.input_spec import InputSpec
+from suite.measure.latency import DEFAULT_MIN_RUN_TIME, Timing, measure_latency
+from suite.measure.memory import inference_peak_bytes, training_peak_bytes
+
+MB = 2**20
+
+
+class LatencySettings(BaseModel):
+    """What to time (the ``measure.latency`` section of a config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    devices: list[Literal["cpu", "cuda"]] = Field(default_factory=lambda: ["cpu"], min_length=1)
+    batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1, 32], min_length=1)
+    threads: list[PositiveInt] = Field(default_factory=lambda: [1], min_length=1)
+    backends: list[Literal["eager", "compile"]] = Field(default_factory=lambda: ["eager"], min_length=1)
+    min_run_time: float = Field(DEFAULT_MIN_RUN_TIME, gt=0, description="seconds of timed runs per figure")
+
+
+def _headline(timings: list[Timing], scope: str, batch: int) -> Timing | None:
+    """The first ``ok`` timing of ``scope`` at ``batch`` on the CPU with eager (the settings' first thread count)."""
+    for timing in timings:
+        if (timing.status, timing.scope, timing.batch_size, timing.device, timing.backend) == (
+            "ok",
+            scope,
+            batch,
+            "cpu",
+            "eager",
+        ):
+            return timing
+    return None
+
+
+def measure_costs(
+    model: nn.Module,
+    spec: InputSpec,
+    macs: int | None,
+    latency: LatencySettings | None,
+    memory: bool,
+    train_batch_size: int,
+    n_classes: int,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Flat columns for ``results.csv`` and every :class:`Timing` for ``trials.jsonl``.
+
+    Columns: ``latency_ms`` (CPU, batch 1, model scope, median), ``latency_e2e_ms``
+    (the same, waveform in), ``latency_iqr_ms``, ``latency_rel`` (to the reference
+    kernel), ``throughput`` (examples/s at the largest batch size), ``gflops_achieved``
+    and ``peak_gflops`` (at the largest batch size), ``peak_mem_infer_mb`` (batch 1) and
+    ``peak_mem_train_mb`` (one step at ``train_batch_size``).
+    """
+    columns: dict[str, Any] = {}
+    timings: list[Timing] = []
+    if latency is not None:
+        timings = measure_latency(
+            model,
+            spec,
+            macs,
+            latency.devices,
+            latency.batch_sizes,
+            latency.threads,
+            latency.backends,
+            min_run_time=latency.min_run_time,
+        )
+        single, single_e2e = _headline(timings, "model", 1), _headline(timings, "e2e", 1)
+        largest = _headline(timings, "model", max(latency.batch_sizes))
+        columns |= {
+            "latency_ms": single.median_ms if single else None,
+            "latency_e2e_ms": single_e2e.median_ms if single_e2e else None,
+            "latency_iqr_ms": single.iqr_ms if single else None,
+            "latency_rel": single.latency_rel if single else None,
+            "throughput": largest.throughput if largest else None,
+            "gflops_achieved": largest.gflops_achieved if largest else None,
+            "peak_gflops": largest.peak_gflops if largest else None,
+        }
+    if memory:
+        model = model.cpu()
+        columns["peak_mem_infer_mb"] = inference_peak_bytes(model, spec.example(1)) / MB
+        targets = torch.arange(train_batch_size) % n_classes
+        state = {k: v.clone() for k, v in model.state_dict().items()}  # the step updates the weights; put them back
+        columns["peak_mem_train_mb"] = training_peak_bytes(model, spec.example(train_batch_size), targets) / MB
+        model.load_state_dict(state)
+        model.eval()
+    return columns, [t.to_dict() for t in timings]
