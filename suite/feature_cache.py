@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -116,7 +117,7 @@ def prepare_features(
                 True,
                 time.perf_counter() - start,
             )
-        except (OSError, RuntimeError, KeyError, EOFError) as error:  # a damaged cache file is rebuilt, not fatal
+        except (OSError, RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as error:  # damaged: rebuild
             warnings.warn(f"feature cache {path} is unreadable ({error}); recomputing", stacklevel=2)
             path.unlink(missing_ok=True)
     features = _compute(dataset, spec, on_error, progress)

@@ -124,6 +124,17 @@ def _batch_indices(n: int, batch_size: int, generator: torch.Generator) -> list[
     return batches
 
 
+def classification_metrics(truth: np.ndarray, predictions: np.ndarray, n_classes: int) -> tuple[float, float, list[list[int]]]:
+    """Accuracy, macro-F1 and the confusion matrix (rows: truth, columns: prediction).
+
+    Macro-F1 averages over the classes that occur in truth or prediction: a class absent
+    from the test split would otherwise count as F1 = 0 against a perfect classifier.
+    """
+    accuracy = float((predictions == truth).mean())
+    macro_f1 = float(f1_score(truth, predictions, labels=np.union1d(truth, predictions), average="macro", zero_division=0))
+    return accuracy, macro_f1, confusion_matrix(truth, predictions, labels=list(range(n_classes))).tolist()
+
+
 def _scheduler(
     optimizer: torch.optim.Optimizer, config: TrainingConfig, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
@@ -193,14 +204,11 @@ def train_model(
     epochs.close()
     model.load_state_dict(best_state)
     predictions = evaluate(model, data.inputs["test"], config.eval_batch_size, device).numpy()
-    truth = data.targets["test"].numpy()
-    labels = list(range(data.n_classes))
+    accuracy, macro_f1, confusion = classification_metrics(data.targets["test"].numpy(), predictions, data.n_classes)
     return TrainResult(
-        accuracy=float((predictions == truth).mean()),
-        # Macro-F1 over the classes that occur (in truth or prediction): a class absent from
-        # the test split would otherwise count as F1 = 0 against a perfect classifier.
-        macro_f1=float(f1_score(truth, predictions, labels=np.union1d(truth, predictions), average="macro", zero_division=0)),
-        confusion_matrix=confusion_matrix(truth, predictions, labels=labels).tolist(),
+        accuracy=accuracy,
+        macro_f1=macro_f1,
+        confusion_matrix=confusion,
         epochs=len(curves["val_accuracy"]),
         best_epoch=best_epoch,
         best_val_accuracy=best_accuracy,

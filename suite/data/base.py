@@ -150,11 +150,12 @@ class AudioDataset(ABC):
             if not (frame["split"] == split).any():
                 raise SuiteError(f"{self.name} ({self.protocol}): the {split} split is empty")
         # The same recording (or window of one) in two splits would leak test data into training.
-        example = frame["path"].astype(str) + "|" + frame["offset"].astype(str) + "|" + frame["duration"].astype(str)
-        splits_per_example = frame.groupby(example)["split"].nunique()
+        # (NaN keys would be dropped by groupby, hence the explicit fill and dropna=False.)
+        keys = frame.assign(window=frame["duration"].fillna(-1.0))
+        splits_per_example = keys.groupby(["path", "offset", "window"], dropna=False)["split"].nunique()
         leaked = splits_per_example[splits_per_example > 1]
         if not leaked.empty:
-            first = leaked.index[0].split("|")[0]
+            first = leaked.index[0][0]
             raise SuiteError(
                 f"{self.name} ({self.protocol}): {len(leaked)} example(s) appear in more than one split, the first {first}"
             )
