@@ -24,7 +24,7 @@ from suite.data import get_dataset
 from suite.feature_cache import prepare_features
 from suite.input_spec import input_preset
 from suite.models import create_model, get_family, list_models
-from suite.train import TrainingConfig, TrialData, augment, standardize, train_model
+from suite.train import TrainingConfig, TrialData, augment, train_model
 
 
 def plain_epoch(model: torch.nn.Module, data: TrialData, config: TrainingConfig, augmented: bool) -> float:
@@ -58,9 +58,7 @@ def main() -> None:
     for name in args.models.split(","):
         spec = get_family(name).adapt_input(input_preset("fsdd"))
         features = prepare_features(dataset, spec, progress=False)
-        spectrogram = spec.feature != "raw"
-        inputs = standardize(features.inputs, spectrogram)
-        data = TrialData(inputs, features.targets, 10, 1000 / spec.hop_ms if spectrogram else spec.sample_rate, spectrogram)
+        data = TrialData.from_features(features, spec)
         width = match_budget(name, spec, Budget.parse("params", args.budget)).width
         rates: dict[str, list[float]] = {"suite": [], "bare": [], "aug": []}
         for repeat in range(args.repeats):  # alternate, so that noise hits all three alike

@@ -35,7 +35,7 @@ from suite.measure.costs import measure_costs
 from suite.models import get_family
 from suite.profile import build_matched
 from suite.results import RunWriter, new_run_dir
-from suite.train import TrialData, standardize, train_model
+from suite.train import TrialData, train_model
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -92,17 +92,13 @@ class _Features:
     def get(self, spec: InputSpec) -> TrialData:
         if spec not in self.data:
             features = prepare_features(self.dataset, spec, self.cache_dir, self.config.on_error, self.progress)
-            spectrogram = spec.feature != "raw"
-            steps = 1000 / spec.hop_ms if spectrogram else spec.sample_rate
             self.summaries[spec.feature] = {
                 "key": features.key,
                 "cache_hit": features.cache_hit,
                 "seconds": round(features.seconds, 3),
                 "skipped": features.skipped,
             }
-            # Standardised in place: only one copy of the features is kept in memory.
-            inputs = standardize(features.inputs, spectrogram)
-            self.data[spec] = TrialData(inputs, features.targets, len(features.class_names), steps, spectrogram)
+            self.data[spec] = TrialData.from_features(features, spec)
         return self.data[spec]
 
     def summary(self) -> dict[str, Any]:

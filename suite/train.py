@@ -24,6 +24,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from suite.augment import spec_augment, time_shift
+from suite.feature_cache import FeatureSet
+from suite.input_spec import InputSpec
 
 
 class TrainingConfig(BaseModel):
@@ -56,6 +58,14 @@ class TrialData:
     n_classes: int
     steps_per_second: float  # frames (spectrograms) or samples (raw) per second, for the time shift
     is_spectrogram: bool
+
+    @classmethod
+    def from_features(cls, features: FeatureSet, spec: InputSpec) -> TrialData:
+        """Standardise ``features`` (in place: one copy in memory) for training on ``spec``."""
+        spectrogram = spec.feature != "raw"
+        steps = 1000 / spec.hop_ms if spectrogram else spec.sample_rate
+        inputs = standardize(features.inputs, spectrogram)
+        return cls(inputs, features.targets, len(features.class_names), steps, spectrogram)
 
 
 @dataclass
