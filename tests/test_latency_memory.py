@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,17 @@ def test_a_failing_backend_is_recorded_and_the_others_go_on() -> None:
     assert only(timings, backend="eager").status == "ok"
     failed = only(timings, backend="nonsense")
     assert failed.status == "failed" and "unknown backend" in failed.error
+
+
+@pytest.mark.skipif(not shutil.which("g++") and not shutil.which("c++"), reason="torch.compile on CPU needs a C++ compiler")
+def test_compile_backend_times_the_compiled_model_next_to_eager() -> None:
+    # A real torch.compile (Inductor, CPU) of a tiny model: about 10 s, most of it compiling.
+    model = nn.Sequential(nn.Flatten(), nn.Linear(SPEC.n_mels * SPEC.n_frames, 4))
+    timings = measure_latency(model, SPEC, backends=("eager", "compile"), batch_sizes=(1,), scopes=("model",), min_run_time=QUICK)
+    compiled = only(timings, backend="compile")
+    assert compiled.status == "ok", compiled.error
+    assert compiled.median_ms > 0 and compiled.runs > 0
+    assert only(timings, backend="eager").status == "ok"
 
 
 @pytest.mark.parametrize("name", ALL_MODELS)
