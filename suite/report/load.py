@@ -1,0 +1,284 @@
+"""Read results folders into one tidy table: the one loader the CLI, the report and the tests use.
+
+A results folder (see :mod:`suite.results`) holds ``manifest.json``, ``trials.jsonl``
+and ``results.csv``. A run may still be going (status ``running``, fewer trials than
+planned), may have been interrupted, or may have crashed mid-write, so the loader takes
+what is there: a truncated last line of ``trials.jsonl`` is skipped and noted, a
+missing ``trials.jsonl`` falls back to ``results.csv``, a missing manifest is noted.
+Nothing in here trains or measures anything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from suite.errors import SuiteError
+from suite.results import RESULT_COLUMNS
+
+RESULT_FILES = ("manifest.json", "trials.jsonl", "results.csv")
+#: Columns every trials frame has, whatever the runs recorded (missing values are NaN).
+TRIAL_COLUMNS = (
+    "run",
+    "machine",
+    *RESULT_COLUMNS,
+    "flops",
+    "best_val_accuracy",
+    "wall_seconds",
+    "confusion_matrix",
+)
+NUMERIC_COLUMNS = (
+    "budget",
+    "seed",
+    "width",
+    "params",
+    "macs",
+    "flops",
+    "model_bytes",
+    "budget_error",
+    "accuracy",
+    "macro_f1",
+    "epochs",
+    "best_epoch",
+    "best_val_accuracy",
+    "train_seconds",
+    "samples_per_second",
+    "wall_seconds",
+    *(c for c in RESULT_COLUMNS if c.startswith(("latency", "peak_", "throughput", "gflops"))),
+)
+#: Keys of a trial record that identify it; copied onto its curve and timing rows.
+KEY_COLUMNS = ("run", "machine", "trial_id", "model", "dataset", "protocol", "budget_kind", "budget", "seed")
+
+
+@dataclass
+class RunInfo:
+    """One results folder: where it is, its manifest and how many trials it holds."""
+
+    path: Path
+    manifest: dict[str, Any]
+    n_trials: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status") or "unknown")
+
+    @property
+    def planned(self) -> int | None:
+        planned = self.manifest.get("trials_planned")
+        return int(planned) if isinstance(planned, int) else None
+
+    @property
+    def machine(self) -> str:
+        return machine_label(self.manifest)
+
+
+@dataclass
+class Results:
+    """Everything a report needs, read from one or more results folders.
+
+    Attributes:
+        trials (pd.DataFrame): One row per trial: ``run``, ``machine`` and every flat
+            column of ``results.csv`` (plus ``flops``, ``best_val_accuracy``,
+            ``wall_seconds`` and ``confusion_matrix``, a list of lists or None).
+        curves (pd.DataFrame): One row per trial and epoch: the key columns, ``epoch``
+            (from 1), ``train_loss``, ``val_accuracy`` and ``lr``.
+        timings (pd.DataFrame): One row per trial and timed setting: the key columns
+            and the fields of :class:`suite.measure.latency.Timing` except the raw times.
+        runs (list[RunInfo]): The folders, in the order given.
+        notes (list[str]): What was skipped or assumed while reading, for the report.
+    """
+
+    trials: pd.DataFrame
+    curves: pd.DataFrame
+    timings: pd.DataFrame
+    runs: list[RunInfo]
+    notes: list[str] = field(default_factory=list)
+
+
+def machine_label(manifest: dict[str, Any]) -> str:
+    """``"AMD EPYC, 2 CPUs"`` (and the GPU when the run trained on it): how runs are told apart by machine."""
+    env = manifest.get("environment") or {}
+    if not env:
+        return "unknown machine"
+    label = f"{env.get('cpu') or 'unknown CPU'}, {env.get('cpu_count') or '?'} CPUs"
+    if env.get("gpu") and str(manifest.get("device", "")).startswith("cuda"):
+        label += f", {env['gpu']}"
+    return label
+
+
+def _is_run(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in RESULT_FILES)
+
+
+def expand_run_dirs(paths: list[str | Path]) -> list[Path]:
+    """The results folders named by ``paths``; a folder of run folders (``results/``) stands for all of them.
+
+    Raises:
+        SuiteError: for a path that does not exist, is not a folder or holds no results.
+    """
+    if not paths:
+        raise SuiteError("no results folder given")
+    folders: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise SuiteError(f"results folder {path} not found")
+        if not path.is_dir():
+            raise SuiteError(f"{path} is a file, not a results folder")
+        if _is_run(path):
+            folders.append(path)
+            continue
+        children = sorted(child for child in path.iterdir() if child.is_dir() and _is_run(child))
+        if not children:
+            raise SuiteError(f"{path} holds no results (no {', '.join(RESULT_FILES)})")
+        folders += children
+    return list(dict.fromkeys(folders))  # the same folder named twice is read once
+
+
+def _read_manifest(folder: Path, notes: list[str]) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        notes.append(f"{folder.name}: no manifest.json; what was run is unknown beyond the trials themselves")
+        return {}
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        notes.append(f"{folder.name}: manifest.json unreadable ({error}); ignored")
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _read_records(folder: Path, notes: list[str]) -> list[dict[str, Any]]:
+    """Trial records from ``trials.jsonl``, else from ``results.csv`` (flat columns only)."""
+    jsonl = folder / "trials.jsonl"
+    if jsonl.is_file():
+        records = []
+        for number, line in enumerate(jsonl.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                # The writer syncs whole lines; only a crash mid-line leaves one like this.
+                notes.append(f"{folder.name}: line {number} of trials.jsonl is incomplete (a crash mid-write?); skipped")
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+    csv = folder / "results.csv"
+    if csv.is_file():
+        notes.append(f"{folder.name}: no trials.jsonl; read results.csv (no learning curves, confusion matrices or timings)")
+        try:
+            frame = pd.read_csv(csv, dtype={"trial_id": str, "error": str}, keep_default_na=True)
+        except (OSError, ValueError) as error:
+            notes.append(f"{folder.name}: results.csv unreadable ({error}); skipped")
+            return []
+        return [{k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))} for row in frame.to_dict("records")]
+    return []
+
+
+def _curve_rows(record: dict[str, Any], keys: dict[str, Any]) -> list[dict[str, Any]]:
+    curves = record.get("curves") or {}
+    if not isinstance(curves, dict):
+        return []
+    length = max((len(v) for v in curves.values() if isinstance(v, list)), default=0)
+    rows = []
+    for epoch in range(length):
+        row = dict(keys, epoch=epoch + 1)
+        for name in ("train_loss", "val_accuracy", "lr"):
+            values = curves.get(name) or []
+            row[name] = values[epoch] if epoch < len(values) else np.nan
+        rows.append(row)
+    return rows
+
+
+def _timing_rows(record: dict[str, Any], keys: dict[str, Any]) -> list[dict[str, Any]]:
+    timings = record.get("timings") or []
+    return [keys | {k: v for k, v in t.items() if k != "times_ms"} for t in timings if isinstance(t, dict)]
+
+
+def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in columns:
+        if column not in frame:
+            frame[column] = np.nan
+    return frame
+
+
+def _drop_repeats(trials: pd.DataFrame, runs: list[RunInfo], notes: list[str]) -> pd.DataFrame:
+    """The same trial (same id: config, model, budget, seed) on the same machine twice: keep the later run's.
+
+    Pooling both would count one seed twice in a mean over seeds.
+    """
+    if trials.empty or trials["trial_id"].isna().all():
+        return trials
+    started = {run.name: str(run.manifest.get("started") or "") for run in runs}
+    order = trials["run"].map(started)
+    ranked = trials.assign(_started=order, _index=np.arange(len(trials))).sort_values(["_started", "_index"])
+    repeated = ranked.duplicated(subset=["trial_id", "machine"], keep="last") & ranked["trial_id"].notna()
+    if repeated.any():
+        notes.append(
+            f"{int(repeated.sum())} trial(s) appear in more than one run on the same machine (same configuration, "
+            "model, budget and seed); the later run's result is used"
+        )
+    return ranked[~repeated].sort_values("_index").drop(columns=["_started", "_index"])
+
+
+def _kept(frame: pd.DataFrame, kept: set[tuple[Any, Any]]) -> np.ndarray:
+    """Rows of curves or timings whose trial survived :func:`_drop_repeats` (a boolean mask, even when empty)."""
+    return np.array([key in kept for key in zip(frame["run"], frame["trial_id"], strict=True)], dtype=bool)
+
+
+def load_results(paths: list[str | Path]) -> Results:
+    """Read one or more results folders into :class:`Results`.
+
+    Args:
+        paths (list[str | Path]): Run folders (``results/default-20261129-003032``), or
+            folders of run folders.
+
+    Returns:
+        Results: trials, curves and timings of every run, with the manifests and notes
+        on anything that was skipped.
+
+    Raises:
+        SuiteError: for a folder that is missing or holds no results.
+    """
+    notes: list[str] = []
+    runs: list[RunInfo] = []
+    trial_rows: list[dict[str, Any]] = []
+    curve_rows: list[dict[str, Any]] = []
+    timing_rows: list[dict[str, Any]] = []
+    for folder in expand_run_dirs(paths):
+        manifest = _read_manifest(folder, notes)
+        run = RunInfo(folder, manifest)
+        records = _read_records(folder, notes)
+        run.n_trials = len(records)
+        runs.append(run)
+        for record in records:
+            row = {k: v for k, v in record.items() if k not in ("curves", "timings", "uncounted_ops")}
+            row |= {"run": run.name, "machine": run.machine}
+            keys = {k: row.get(k) for k in KEY_COLUMNS}
+            trial_rows.append(row)
+            curve_rows += _curve_rows(record, keys)
+            timing_rows += _timing_rows(record, keys)
+    trials = _frame(trial_rows, TRIAL_COLUMNS)
+    for column in NUMERIC_COLUMNS:
+        trials[column] = pd.to_numeric(trials[column], errors="coerce")
+    trials["status"] = trials["status"].fillna("unknown").astype(str)
+    trials["error"] = [e if isinstance(e, str) else "" for e in trials["error"]]
+    trials = _drop_repeats(trials, runs, notes).reset_index(drop=True)
+    kept = set(zip(trials["run"], trials["trial_id"], strict=True))
+    curves = _frame(curve_rows, (*KEY_COLUMNS, "epoch", "train_loss", "val_accuracy", "lr"))
+    timings = _frame(timing_rows, (*KEY_COLUMNS, "scope", "device", "backend", "batch_size", "threads", "status", "median_ms"))
+    curves = curves[_kept(curves, kept)].reset_index(drop=True)
+    timings = timings[_kept(timings, kept)].reset_index(drop=True)
+    return Results(trials, curves, timings, runs, notes)

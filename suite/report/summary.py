@@ -1,0 +1,155 @@
+"""Aggregate trials over seeds: one row per data set, machine, budget and model.
+
+This is ``summary.csv`` (full precision) and the source of every leaderboard. Accuracy
+and macro-F1 are the mean and the sample standard deviation (``ddof=1``) over the seeds
+that finished; latency and memory are the mean over seeds of each trial's median.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from suite.report.load import Results
+
+#: One leaderboard row per group; a leaderboard is one (data set, protocol, machine, budget).
+GROUP = ["dataset", "protocol", "machine", "budget_kind", "budget", "model"]
+BOARD = GROUP[:-1]
+#: The per-trial figures averaged over seeds.
+MEAN_COLUMNS = (
+    "epochs",
+    "best_epoch",
+    "train_seconds",
+    "samples_per_second",
+    "latency_ms",
+    "latency_e2e_ms",
+    "latency_iqr_ms",
+    "latency_rel",
+    "throughput",
+    "gflops_achieved",
+    "peak_gflops",
+    "peak_mem_infer_mb",
+    "peak_mem_train_mb",
+)
+#: Per-model figures that do not vary with the seed (the first trial's are taken).
+FIRST_COLUMNS = ("feature", "width", "params", "macs", "flops", "model_bytes", "budget_error")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One timed setting: scope, device, backend, batch size and thread count."""
+
+    scope: str
+    device: str
+    backend: str
+    batch_size: int
+    threads: int
+
+    @property
+    def column(self) -> str:
+        """Its column in ``summary.csv``: ``latency_model_cpu_eager_b32_t1_ms``."""
+        return f"latency_{self.scope}_{self.device}_{self.backend}_b{self.batch_size}_t{self.threads}_ms"
+
+    def label(self, show_threads: bool) -> str:
+        """Its leaderboard heading: ``CPU b32``, ``e2e CPU b1``, ``CUDA b1 compile``, ``CPU b1 2t``."""
+        parts = ["e2e"] if self.scope == "e2e" else []
+        parts += [self.device.upper(), f"b{self.batch_size}"]
+        if show_threads:
+            parts.append(f"{self.threads}t")
+        if self.backend != "eager":
+            parts.append(self.backend)
+        return " ".join(parts)
+
+
+def families(results: Results) -> list[str]:
+    """Model names in order of first appearance (the registry's order, as runs write them)."""
+    return list(dict.fromkeys(results.trials["model"].dropna().astype(str)))
+
+
+def timed_settings(results: Results) -> list[Setting]:
+    """Every setting with at least one ``ok`` timing, in the order they were timed."""
+    timings = results.timings
+    if timings.empty:
+        return []
+    ok = timings[timings["status"] == "ok"]
+    keys = ok[["scope", "device", "backend", "batch_size", "threads"]].drop_duplicates()
+    return [Setting(str(s), str(d), str(b), int(n), int(t)) for s, d, b, n, t in keys.itertuples(index=False)]
+
+
+def headline_setting(settings: list[Setting]) -> Setting | None:
+    """The setting behind ``latency_ms``: model scope, CPU, eager, batch 1, the first thread count timed."""
+    return next((s for s in settings if (s.scope, s.device, s.backend, s.batch_size) == ("model", "cpu", "eager", 1)), None)
+
+
+def _setting_columns(results: Results) -> pd.DataFrame:
+    """Mean over seeds of each setting's median, one column per setting."""
+    settings = timed_settings(results)
+    if not settings:
+        return pd.DataFrame(columns=GROUP)
+    ok = results.timings[results.timings["status"] == "ok"].copy()
+    ok["setting"] = [
+        Setting(str(s), str(d), str(b), int(n), int(t)).column
+        for s, d, b, n, t in ok[["scope", "device", "backend", "batch_size", "threads"]].itertuples(index=False)
+    ]
+    ok["median_ms"] = pd.to_numeric(ok["median_ms"], errors="coerce")
+    wide = ok.pivot_table(index=GROUP, columns="setting", values="median_ms", aggfunc="mean", dropna=False, observed=True)
+    return wide[[s.column for s in settings]].reset_index()
+
+
+def summarise(results: Results) -> pd.DataFrame:
+    """One row per (data set, protocol, machine, budget kind, budget, model), ranked within each leaderboard.
+
+    Columns: the group keys; ``n_trials``, ``n_ok`` (the seeds averaged), ``n_failed``,
+    ``n_infeasible``, ``seeds``; the per-model counts (width, params, MACs...); for
+    accuracy and macro-F1 ``_mean``, ``_std`` (sample, NaN for one seed), ``_min`` and
+    ``_max``; the means over seeds of training time, latency and memory; one
+    ``latency_<scope>_<device>_<backend>_b<batch>_t<threads>_ms`` column per timed
+    setting; and ``rank`` (1 = best mean accuracy, ties share a rank; NaN when no seed
+    finished).
+    """
+    trials = results.trials
+    if trials.empty:
+        return pd.DataFrame(columns=[*GROUP, "n_trials", "n_ok", "rank"])
+    trials = trials.assign(_ok=trials["status"] == "ok")
+    groups = trials.groupby(GROUP, sort=False, dropna=False)
+    counts = groups.agg(
+        n_trials=("status", "size"),
+        n_ok=("_ok", "sum"),
+        n_failed=("status", lambda s: int((s == "failed").sum())),
+        n_infeasible=("status", lambda s: int((s == "infeasible").sum())),
+    )
+    ok = trials[trials["_ok"]]
+    ok_groups = ok.groupby(GROUP, sort=False, dropna=False)
+    quality = ok_groups.agg(
+        seeds=("seed", lambda s: " ".join(str(int(v)) for v in sorted(s.dropna()))),
+        accuracy_mean=("accuracy", "mean"),
+        accuracy_std=("accuracy", "std"),
+        accuracy_min=("accuracy", "min"),
+        accuracy_max=("accuracy", "max"),
+        macro_f1_mean=("macro_f1", "mean"),
+        macro_f1_std=("macro_f1", "std"),
+        **{column: (column, "mean") for column in MEAN_COLUMNS},
+    )
+    # Counts come from ok trials when there are any; an infeasible-only group still has its nearest width.
+    firsts = pd.concat([ok, trials[~trials["_ok"]]]).groupby(GROUP, sort=False, dropna=False)
+    fixed = firsts.agg(**{column: (column, "first") for column in FIRST_COLUMNS})
+    summary = counts.join(fixed).join(quality).reset_index()
+    summary["n_ok"] = summary["n_ok"].astype(int)
+    settings = _setting_columns(results)
+    if len(settings.columns) > len(GROUP):
+        summary = summary.merge(settings, on=GROUP, how="left")
+    summary["rank"] = summary.groupby(BOARD, sort=False, dropna=False)["accuracy_mean"].rank(method="min", ascending=False)
+    order = {name: i for i, name in enumerate(families(results))}
+    machines = {name: i for i, name in enumerate(dict.fromkeys(summary["machine"]))}
+    summary = summary.assign(
+        _rank=summary["rank"].fillna(np.inf),
+        _family=summary["model"].map(order),
+        _machine=summary["machine"].map(machines),
+        _kind=summary["budget_kind"].map({"params": 0, "macs": 1}).fillna(2),
+        _section=summary.groupby(["dataset", "protocol"], sort=False, dropna=False).ngroup(),
+    )
+    # Data set, then budget (parameters before MACs, small to large), then machine: one budget's boards together.
+    summary = summary.sort_values(["_section", "_kind", "budget", "_machine", "_rank", "_family"], kind="stable")
+    return summary.drop(columns=["_rank", "_family", "_machine", "_kind", "_section"]).reset_index(drop=True)
