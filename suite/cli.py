@@ -11,6 +11,7 @@ import json
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from suite import __version__
@@ -86,7 +87,37 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (default: auto)")
     run.add_argument("--cache-dir", help="feature cache (default: $SUITE_CACHE_DIR or a per-user cache)")
     run.set_defaults(handler=_run)
+
+    report = commands.add_parser("report", help="write an HTML and Markdown report of one or more runs", parents=[common])
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="results folder(s) of `suite run` (or a folder of them)")
+    report.add_argument("--out", help="report folder (default: reports/<run name>)")
+    report.add_argument("--format", default="html,md", help="html, md or html,md (default); summary.csv and plots always")
+    report.set_defaults(handler=_report)
+
+    compare = commands.add_parser("compare", help="judge NEW against BASE; exit 1 when something regressed", parents=[common])
+    compare.add_argument("base", metavar="BASE", help="results folder or a report's summary.csv")
+    compare.add_argument("new", metavar="NEW", help="results folder or a report's summary.csv")
+    fail_on_help = f"thresholds, e.g. latency=10%%,accuracy=0.5pt,params=any (default: {_fail_on_default()})"
+    compare.add_argument("--fail-on", help=fail_on_help)
+    compare.add_argument("--format", choices=["table", "md", "json"], default="table", help="output (default: table)")
+    compare.add_argument(
+        "--latency-basis", choices=["auto", "ms", "rel"], default="auto",
+        help="compare milliseconds or ratios to the calibration kernel (default: auto, rel across machines)",
+    )  # fmt: skip
+    compare.set_defaults(handler=_compare)
+
+    history = commands.add_parser("history", help="trend of one metric over every run under a folder", parents=[common])
+    history.add_argument("root", metavar="RESULTS_ROOT", help="folder of results folders")
+    history.add_argument("--metric", default="latency_ms", help="latency_ms (default), latency_rel, accuracy, params, ...")
+    history.add_argument("--out", help="write the table (.md or .csv) and a plot per model beside it")
+    history.set_defaults(handler=_history)
     return parser
+
+
+def _fail_on_default() -> str:
+    from suite.compare.thresholds import DEFAULT_FAIL_ON
+
+    return DEFAULT_FAIL_ON.describe()
 
 
 def _list(args: argparse.Namespace) -> str:
@@ -164,12 +195,39 @@ def _run(args: argparse.Namespace) -> str:
     return f"{render(records, 'table', columns)}\n\nresults: {run_dir}"
 
 
+def _report(args: argparse.Namespace) -> str:
+    from suite.report import write_report
+
+    report = write_report(args.run_dirs, out=args.out, formats=args.format)
+    written = ", ".join(p.name for p in report.files if p.parent == report.folder)
+    return f"report: {report.folder} ({written}, {sum(p.suffix == '.png' for p in report.files)} plots)"
+
+
+def _compare(args: argparse.Namespace) -> tuple[str, int]:
+    from suite.compare import compare_paths, parse_fail_on, render_comparison
+
+    comparison = compare_paths(args.base, args.new, parse_fail_on(args.fail_on), basis=args.latency_basis)
+    return render_comparison(comparison, args.format), comparison.exit_code
+
+
+def _history(args: argparse.Namespace) -> str:
+    from suite.compare import build_history, render_history, write_history
+
+    history = build_history(args.root, metric=args.metric)
+    if args.out is None:
+        return render_history(history)
+    written = write_history(history, Path(args.out))
+    return f"{render_history(history)}\nwritten: {', '.join(map(str, written))}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failure, 2 bad input, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
     try:
-        print(args.handler(args))
+        result = args.handler(args)
+        text, code = result if isinstance(result, tuple) else (result, 0)  # compare exits 1 on a regression
+        print(text)
     except SuiteError as error:
         if debug:
             traceback.print_exc()
@@ -178,4 +236,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         print(f"suite {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
-    return 0
+    return code

@@ -92,7 +92,8 @@ class Results:
         curves (pd.DataFrame): One row per trial and epoch: the key columns, ``epoch``
             (from 1), ``train_loss``, ``val_accuracy`` and ``lr``.
         timings (pd.DataFrame): One row per trial and timed setting: the key columns
-            and the fields of :class:`suite.measure.latency.Timing` except the raw times.
+            and the fields of :class:`suite.measure.latency.Timing`, with ``times_ms`` (the
+            raw per-block times, a list) for ``suite compare``'s significance tests.
         runs (list[RunInfo]): The folders, in the order given.
         notes (list[str]): What was skipped or assumed while reading, for the report.
     """
@@ -203,7 +204,7 @@ def _curve_rows(record: dict[str, Any], keys: dict[str, Any]) -> list[dict[str, 
 
 def _timing_rows(record: dict[str, Any], keys: dict[str, Any]) -> list[dict[str, Any]]:
     timings = record.get("timings") or []
-    return [keys | {k: v for k, v in t.items() if k != "times_ms"} for t in timings if isinstance(t, dict)]
+    return [keys | t for t in timings if isinstance(t, dict)]
 
 
 def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:

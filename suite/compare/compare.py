@@ -1,0 +1,143 @@
+"""``suite compare BASE NEW``: match two sides model by model and judge every metric.
+
+Models are matched by (data set, protocol, budget kind, budget, model), aggregated over
+seeds; latencies additionally by timed setting. Exit status: 0 when nothing regressed,
+1 when something did (2, bad input, comes from the CLI).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from suite.compare.sides import KEYS, SETTING, Side, load_side
+from suite.compare.stats import Judgement, judge_accuracy, judge_exact, judge_relative, judge_times
+from suite.compare.thresholds import FailOn
+from suite.errors import SuiteError
+
+Basis = Literal["auto", "ms", "rel"]
+
+
+@dataclass
+class Comparison:
+    """Every judged metric of every matched model, and how latency was compared."""
+
+    base: str
+    new: str
+    rows: list[dict[str, Any]]
+    basis: str
+    basis_reason: str
+    fail_on: FailOn
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, verdict: str) -> int:
+        return sum(row["verdict"] == verdict for row in self.rows)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when anything regressed, else 0."""
+        return 1 if self.count("regressed") else 0
+
+
+def _setting_label(setting: dict[str, Any]) -> str:
+    scope = "" if setting["scope"] == "model" else f"{setting['scope']} "
+    backend = "" if setting["backend"] == "eager" else f" {setting['backend']}"
+    return f"latency {scope}{setting['device']} b{setting['batch_size']} t{setting['threads']}{backend}"
+
+
+def _row(key: dict[str, Any], metric: str, base: Any, new: Any, judgement: Judgement) -> dict[str, Any]:
+    return {**key, "metric": metric, "base": base, "new": new, **vars(judgement)}
+
+
+def _missing(key: dict[str, Any], metric: str, where: str) -> dict[str, Any]:
+    return _row(key, metric, None, None, Judgement("missing", None, f"only in {where}"))
+
+
+def _choose_basis(base: Side, new: Side, basis: Basis) -> tuple[str, str]:
+    same = base.machines == new.machines
+    if basis == "ms":
+        return "ms", "milliseconds (--latency-basis ms)" + ("" if same else "; the runs come from different machines")
+    if basis == "rel":
+        return "rel", "ratio to the calibration kernel (--latency-basis rel)"
+    if same:
+        return "ms", f"milliseconds: both sides ran on the same machine ({', '.join(base.machines) or 'unknown'})"
+    machines = f"{', '.join(base.machines) or 'unknown'} vs {', '.join(new.machines) or 'unknown'}"
+    return "rel", f"ratio to the calibration kernel: the sides ran on different machines ({machines})"
+
+
+def _model_rows(key: dict[str, Any], b: pd.Series, n: pd.Series, base: Side, new: Side, fail_on: FailOn) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if fail_on.accuracy is not None and n["n_seeds"] > 0 and b["n_seeds"] > 0:
+        for metric in ("accuracy", "macro_f1"):
+            if math.isnan(b[f"{metric}_mean"]) or math.isnan(n[f"{metric}_mean"]):
+                continue
+            judged = judge_accuracy(
+                b[f"{metric}_mean"], b[f"{metric}_std"], int(b["n_seeds"]),
+                n[f"{metric}_mean"], n[f"{metric}_std"], int(n["n_seeds"]), fail_on.accuracy,
+            )  # fmt: skip
+            rows.append(_row(key, metric, b[f"{metric}_mean"], n[f"{metric}_mean"], judged))
+    out_of_tolerance = bool(n["infeasible"]) or abs(n.get("budget_error", 0) or 0) > new.tolerance
+    for metric in ("params", "macs"):
+        rule = getattr(fail_on, metric)
+        if rule != "off" and not (math.isnan(b[metric]) or math.isnan(n[metric])):
+            rows.append(_row(key, metric, b[metric], n[metric], judge_exact(b[metric], n[metric], rule, out_of_tolerance)))
+    for metric in ("peak_mem_infer_mb", "peak_mem_train_mb"):
+        if fail_on.memory is not None and pd.notna(b.get(metric)) and pd.notna(n.get(metric)):
+            rows.append(_row(key, metric, b[metric], n[metric], judge_relative(b[metric], n[metric], fail_on.memory)))
+    return rows
+
+
+def _latency_rows(base: Side, new: Side, basis: str, threshold: float, notes: list[str]) -> list[dict[str, Any]]:
+    merged = base.latency.merge(new.latency, on=[*KEYS, *SETTING], how="outer", suffixes=("_base", "_new"), indicator=True)
+    rows, unjudged = [], 0
+    for _, r in merged.iterrows():
+        key = {k: r[k] for k in KEYS}
+        metric = _setting_label({k: r[k] for k in SETTING})
+        if r["_merge"] != "both":
+            rows.append(_missing(key, metric, "BASE" if r["_merge"] == "left_only" else "NEW"))
+            continue
+        b_median, n_median = r[f"median_{basis}_base"], r[f"median_{basis}_new"]
+        if pd.isna(b_median) or pd.isna(n_median):
+            unjudged += 1
+            continue
+        judged = judge_times(r[f"times_{basis}_base"], r[f"times_{basis}_new"], b_median, n_median, threshold)
+        rows.append(_row(key, metric, b_median, n_median, judged))
+    if unjudged:
+        notes.append(f"{unjudged} latency setting(s) have no {basis} figure on both sides and were not compared")
+    return rows
+
+
+def compare_sides(base: Side, new: Side, fail_on: FailOn, basis: Basis = "auto") -> Comparison:
+    """Judge NEW against BASE.
+
+    Raises:
+        SuiteError: when the two sides have no model in common.
+    """
+    merged = base.models.merge(new.models, on=KEYS, how="outer", suffixes=("_base", "_new"), indicator=True)
+    if not (merged["_merge"] == "both").any():
+        raise SuiteError(
+            f"{base.source} and {new.source} have no trial in common (matched by data set, protocol, budget and model)"
+        )
+    chosen, reason = _choose_basis(base, new, basis)
+    notes = [*base.notes, *new.notes]
+    rows: list[dict[str, Any]] = []
+    for _, r in merged.iterrows():
+        key = {k: r[k] for k in KEYS}
+        if r["_merge"] != "both":
+            rows.append(_missing(key, "model", "BASE" if r["_merge"] == "left_only" else "NEW"))
+            continue
+        b = pd.Series({c.removesuffix("_base"): r[c] for c in merged.columns if c.endswith("_base")})
+        n = pd.Series({c.removesuffix("_new"): r[c] for c in merged.columns if c.endswith("_new")})
+        rows += _model_rows(key, b, n, base, new, fail_on)
+    if fail_on.latency is not None:
+        rows += _latency_rows(base, new, chosen, fail_on.latency, notes)
+    return Comparison(str(base.source), str(new.source), rows, chosen, reason, fail_on, notes)
+
+
+def compare_paths(base: str | Path, new: str | Path, fail_on: FailOn, basis: Basis = "auto") -> Comparison:
+    """:func:`compare_sides` of two results folders or ``summary.csv`` files."""
+    return compare_sides(load_side(base), load_side(new), fail_on, basis)

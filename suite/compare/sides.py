@@ -1,0 +1,166 @@
+"""One side of a comparison (BASE or NEW), read from a results folder or a report's ``summary.csv``.
+
+Both sources become the same two tables, aggregated over seeds:
+
+- ``models``: one row per (data set, protocol, budget kind, budget, model) with the
+  accuracy and macro-F1 mean, standard deviation and number of seeds, the counts, the
+  budget error and peak memory;
+- ``latency``: one row per model and timed setting (scope, device, backend, batch size,
+  threads) with the median in milliseconds and relative to the calibration kernel and,
+  from a results folder, every raw per-block time of every seed pooled (in ms and
+  relative).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from suite.errors import SuiteError
+from suite.report.load import load_results
+
+KEYS = ["dataset", "protocol", "budget_kind", "budget", "model"]
+SETTING = ["scope", "device", "backend", "batch_size", "threads"]
+DEFAULT_TOLERANCE = 0.05
+_SETTING_COLUMN = re.compile(r"^latency_(model|e2e)_(\w+?)_(\w+?)_b(\d+)_t(\d+)_ms$")
+
+
+@dataclass
+class Side:
+    """What one side measured.
+
+    Attributes:
+        source (str): The folder or file it was read from.
+        machines (list[str]): Machine labels of its runs.
+        models (pd.DataFrame): Per-model figures (see the module docstring).
+        latency (pd.DataFrame): Per-model, per-setting latency.
+        tolerance (float): The budget matcher's tolerance of its runs.
+        raw_times (bool): Whether raw per-block times are known.
+        notes (list[str]): What was assumed while reading.
+    """
+
+    source: str
+    machines: list[str]
+    models: pd.DataFrame
+    latency: pd.DataFrame
+    tolerance: float = DEFAULT_TOLERANCE
+    raw_times: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def load_side(path: str | Path) -> Side:
+    """Read ``path``: a results folder (or a folder of them) or a ``summary.csv``.
+
+    Raises:
+        SuiteError: when ``path`` is missing, unreadable or holds no trial.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SuiteError(f"{path} does not exist (expected a results folder or a report's summary.csv)")
+    side = _from_summary(path) if path.is_file() else _from_results(path)
+    if side.models.empty:
+        raise SuiteError(f"{path} holds no finished or infeasible trial to compare")
+    return side
+
+
+def _pooled(values: pd.Series) -> list[float] | None:
+    lists = [v for v in values if isinstance(v, list) and v]
+    return [float(t) for times in lists for t in times] if lists and len(lists) == len(values) else None
+
+
+def _from_results(path: Path) -> Side:
+    results = load_results([path])
+    trials = results.trials[results.trials["status"].isin(["ok", "infeasible"])]
+    ok = trials[trials["status"] == "ok"]
+    models = trials.groupby(KEYS, sort=False).agg(
+        params=("params", "first"),
+        macs=("macs", "first"),
+        budget_error=("budget_error", "first"),
+        infeasible=("status", lambda s: bool((s == "infeasible").all())),
+    )
+    quality = ok.groupby(KEYS, sort=False).agg(
+        accuracy_mean=("accuracy", "mean"),
+        accuracy_std=("accuracy", "std"),
+        macro_f1_mean=("macro_f1", "mean"),
+        macro_f1_std=("macro_f1", "std"),
+        n_seeds=("accuracy", "count"),
+        peak_mem_infer_mb=("peak_mem_infer_mb", "mean"),
+        peak_mem_train_mb=("peak_mem_train_mb", "mean"),
+    )
+    models = models.join(quality).reset_index()
+    tolerances = {float(run.manifest.get("config", {}).get("tolerance", DEFAULT_TOLERANCE)) for run in results.runs}
+    return Side(
+        source=str(path),
+        machines=sorted(set(results.trials["machine"].dropna())),
+        models=models,
+        latency=_latency_from_timings(results.timings),
+        tolerance=min(tolerances, default=DEFAULT_TOLERANCE),
+        notes=list(results.notes),
+    )
+
+
+def _latency_from_timings(timings: pd.DataFrame) -> pd.DataFrame:
+    columns = [*KEYS, *SETTING, "median_ms", "median_rel", "times_ms", "times_rel"]
+    if timings.empty:
+        return pd.DataFrame(columns=columns)
+    timings = timings[timings["status"] == "ok"].copy()
+    if "times_ms" not in timings:
+        timings["times_ms"] = None
+    timings["times_rel"] = [
+        [t / ref for t in times] if isinstance(times, list) and ref and np.isfinite(ref) else None
+        for times, ref in zip(timings["times_ms"], timings["reference_ms"], strict=True)
+    ]
+    rows = []
+    for key, group in timings.groupby([*KEYS, *SETTING], sort=False):
+        times_ms, times_rel = _pooled(group["times_ms"]), _pooled(group["times_rel"])
+        rows.append(
+            dict(
+                zip([*KEYS, *SETTING], key, strict=True),
+                median_ms=float(np.median(times_ms)) if times_ms else float(group["median_ms"].median()),
+                median_rel=float(np.median(times_rel)) if times_rel else float(group["latency_rel"].median()),
+                times_ms=times_ms,
+                times_rel=times_rel,
+            )
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _from_summary(path: Path) -> Side:
+    try:
+        summary = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise SuiteError(f"cannot read {path} as a summary.csv: {error}") from None
+    missing = [c for c in [*KEYS, "machine", "accuracy_mean", "n_ok", "params", "macs"] if c not in summary]
+    if missing:
+        raise SuiteError(f"{path} is not a report's summary.csv: no column {', '.join(missing)}")
+    n_seeds = summary["n_ok"].fillna(0).astype(int)
+    models = summary.assign(
+        n_seeds=n_seeds,
+        infeasible=(n_seeds == 0) & (summary.get("n_infeasible", 0) > 0),
+        **{c: summary.get(c, np.nan) for c in ("accuracy_std", "macro_f1_mean", "macro_f1_std", "budget_error")},
+        **{c: summary.get(c, np.nan) for c in ("peak_mem_infer_mb", "peak_mem_train_mb")},
+    )
+    rows = []
+    for column in summary.columns:
+        match = _SETTING_COLUMN.match(column)
+        if not match:
+            continue
+        scope, device, backend, batch, threads = match.groups()
+        headline = (scope, device, backend, batch, threads) == ("model", "cpu", "eager", "1", "1")
+        for _, row in summary[summary[column].notna()].iterrows():
+            rel = row.get("latency_rel", np.nan) if headline else np.nan
+            setting = {"scope": scope, "device": device, "backend": backend, "batch_size": int(batch), "threads": int(threads)}
+            rows.append({**{k: row[k] for k in KEYS}, **setting, "median_ms": row[column], "median_rel": rel})
+    latency = pd.DataFrame(rows, columns=[*KEYS, *SETTING, "median_ms", "median_rel"]).assign(times_ms=None, times_rel=None)
+    return Side(
+        source=str(path),
+        machines=sorted(set(summary["machine"].dropna())),
+        models=models[[*KEYS, *(c for c in models.columns if c not in KEYS and c != "machine")]],
+        latency=latency,
+        raw_times=False,
+        notes=[f"{path.name}: a summary, so latency is judged by its threshold only (no raw times)"],
+    )

@@ -1,0 +1,212 @@
+"""`suite compare`: A/A gives no regression, injected regressions are caught, machines are told apart."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from suite.cli import main
+from suite.compare.compare import compare_paths
+from suite.compare.render import render_comparison
+from suite.compare.stats import judge_accuracy, judge_exact, judge_relative, judge_times
+from suite.compare.thresholds import DEFAULT_FAIL_ON, FailOn, parse_fail_on
+from suite.errors import SuiteError
+from suite.report.load import load_results
+from suite.report.summary import summarise
+from tests.compare_fixtures import jitter_times, relabel_machine, set_field, slow_down
+from tests.report_fixtures import build_run
+
+MODELS = ("mlp", "cnn1d", "crnn", "attention")
+
+
+def run(tmp_path: Path, name: str, **options: object) -> Path:
+    return build_run(tmp_path / name, models=MODELS, seeds=[0, 1, 2], **options)  # type: ignore[arg-type]
+
+
+def verdicts(comparison: object, metric_prefix: str) -> dict[str, str]:
+    return {r["model"]: r["verdict"] for r in comparison.rows if r["metric"].startswith(metric_prefix)}  # type: ignore[attr-defined]
+
+
+# --- thresholds ---------------------------------------------------------------------------
+
+
+def test_fail_on_defaults_and_a_full_spec() -> None:
+    assert parse_fail_on(None) == DEFAULT_FAIL_ON == parse_fail_on("")
+    spec = parse_fail_on("latency=15%, accuracy=1pt, memory=off, params=any, macs=off")
+    assert spec == FailOn(latency=0.15, accuracy=1.0, memory=None, params="any", macs="off")
+    assert parse_fail_on(spec.describe()) == spec
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("latency", "not metric=threshold"),
+        ("latency=10", "expected a percentage"),
+        ("accuracy=0.5%", "expected percentage points"),
+        ("params=some", "expected any, tolerance or off"),
+        ("speed=10%", "unknown metric 'speed'"),
+    ],
+)
+def test_a_malformed_fail_on_names_the_item(spec: str, message: str) -> None:
+    with pytest.raises(SuiteError, match=message):
+        parse_fail_on(spec)
+
+
+# --- judges -------------------------------------------------------------------------------
+
+
+def times(median: float, n: int, seed: int, spread: float = 0.05) -> list[float]:
+    rng = random.Random(seed)
+    return [median * rng.uniform(1 - spread, 1 + spread) for _ in range(n)]
+
+
+def test_latency_needs_significance_and_effect_size() -> None:
+    base = times(1.0, 40, 0)
+    assert judge_times(base, times(1.0, 40, 1), 1.0, 1.0, 0.10).verdict == "unchanged"
+    assert judge_times(base, times(1.2, 40, 1), 1.0, 1.2, 0.10).verdict == "regressed"
+    assert judge_times(base, times(0.8, 40, 1), 1.0, 0.8, 0.10).verdict == "improved"
+    # Significant but smaller than the threshold: noise as far as the gate is concerned.
+    small = judge_times(base, times(1.04, 40, 1, spread=0.01), 1.0, 1.04, 0.10)
+    assert small.verdict == "unchanged" and "p=" in small.detail
+    # Large but not significant: two wildly spread samples.
+    wild = judge_times([1, 5, 1, 5, 1, 5], [5, 1, 5, 1, 5, 1.5], 3.0, 3.5, 0.10)
+    assert wild.verdict == "unchanged"
+
+
+def test_latency_without_raw_times_says_it_used_the_threshold_only() -> None:
+    judged = judge_times(None, None, 1.0, 1.3, 0.10)
+    assert judged.verdict == "regressed" and "threshold only" in judged.detail
+
+
+def test_accuracy_is_judged_against_the_seed_spread_and_a_minimum() -> None:
+    # 1 point down, seeds spread 0.2 points: regressed.
+    assert judge_accuracy(0.98, 0.002, 3, 0.97, 0.002, 3, 0.5).verdict == "regressed"
+    # 1 point down, seeds spread 2 points: within noise.
+    assert judge_accuracy(0.98, 0.02, 3, 0.97, 0.02, 3, 0.5).verdict == "unchanged"
+    # Below the minimum, however tight the seeds.
+    assert judge_accuracy(0.98, 0.0, 3, 0.978, 0.0, 3, 0.5).verdict == "unchanged"
+    assert judge_accuracy(0.90, 0.002, 3, 0.93, 0.002, 3, 0.5).verdict == "improved"
+
+
+def test_exact_counts_and_memory() -> None:
+    assert judge_exact(100, 100, "any", False).verdict == "unchanged"
+    assert judge_exact(100, 101, "any", False).verdict == "regressed"
+    assert judge_exact(100, 101, "tolerance", False).verdict == "changed"
+    assert judge_exact(100, 120, "tolerance", True).verdict == "regressed"
+    assert judge_relative(10.0, 13.0, 0.2).verdict == "regressed"
+    assert judge_relative(10.0, 10.5, 0.2).verdict == "unchanged"
+
+
+# --- whole comparisons --------------------------------------------------------------------
+
+
+def test_a_run_compared_with_a_noisy_rerun_of_itself_has_no_regression(tmp_path: Path) -> None:
+    base = jitter_times(run(tmp_path, "a"), seed=1)
+    new = jitter_times(run(tmp_path, "b"), seed=2)
+    comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
+    assert comparison.exit_code == 0
+    assert comparison.count("regressed") == comparison.count("improved") == comparison.count("missing") == 0
+    assert comparison.basis == "ms" and "same machine" in comparison.basis_reason
+    # Every model is judged on accuracy, macro-F1, params, MACs, two memories and 4 timed settings.
+    assert len(comparison.rows) == len(MODELS) * (6 + 4)
+
+
+def test_a_slower_model_is_regressed_and_only_that_one(tmp_path: Path) -> None:
+    base = jitter_times(run(tmp_path, "a"), seed=1)
+    new = slow_down(jitter_times(run(tmp_path, "b"), seed=2), 1.2, models={"crnn"})
+    comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
+    latency = [r for r in comparison.rows if r["metric"].startswith("latency")]
+    assert {r["verdict"] for r in latency if r["model"] == "crnn"} == {"regressed"}
+    assert {r["verdict"] for r in latency if r["model"] != "crnn"} == {"unchanged"}
+    assert comparison.exit_code == 1
+
+
+def test_a_uniformly_slower_machine_is_no_regression_in_relative_latency(tmp_path: Path) -> None:
+    base = jitter_times(run(tmp_path, "a"), seed=1)
+    new = relabel_machine(slow_down(jitter_times(run(tmp_path, "b"), seed=2), 1.5, reference_factor=1.5), "Intel Xeon")
+    comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
+    assert comparison.basis == "rel" and "different machines" in comparison.basis_reason
+    assert comparison.exit_code == 0, render_comparison(comparison, "table")
+    # The same data in milliseconds is a 50 % slowdown everywhere.
+    in_ms = compare_paths(base, new, DEFAULT_FAIL_ON, basis="ms")
+    assert set(verdicts(in_ms, "latency").values()) == {"regressed"}
+
+
+def test_an_injected_accuracy_drop_and_a_parameter_change_are_reported(tmp_path: Path) -> None:
+    base = run(tmp_path, "a")
+    new = set_field(run(tmp_path, "b"), "mlp", "accuracy", lambda a: a - 0.03)
+    new = set_field(new, "attention", "params", lambda p: p + 17)
+    comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
+    assert verdicts(comparison, "accuracy") == {"mlp": "regressed"} | dict.fromkeys(MODELS[1:], "unchanged")
+    assert verdicts(comparison, "params")["attention"] == "changed"  # reported, within the budget tolerance
+    strict = compare_paths(base, new, parse_fail_on("params=any"))
+    assert verdicts(strict, "params")["attention"] == "regressed"
+    out_of_tolerance = set_field(new, "attention", "budget_error", lambda e: 0.08)
+    assert verdicts(compare_paths(base, out_of_tolerance, DEFAULT_FAIL_ON), "params")["attention"] == "regressed"
+
+
+def test_missing_models_are_reported_and_nothing_in_common_is_an_error(tmp_path: Path) -> None:
+    base = run(tmp_path, "a")
+    fewer = build_run(tmp_path / "b", models=("mlp", "cnn1d"), seeds=[0])
+    comparison = compare_paths(base, fewer, DEFAULT_FAIL_ON)
+    assert verdicts(comparison, "model") == {"crnn": "missing", "attention": "missing"}
+    other = build_run(tmp_path / "c", models=("gru",), seeds=[0])
+    with pytest.raises(SuiteError, match="no trial in common"):
+        compare_paths(base, other, DEFAULT_FAIL_ON)
+
+
+def test_a_summary_csv_compares_by_threshold_and_says_so(tmp_path: Path) -> None:
+    base = run(tmp_path, "a")
+    new = slow_down(run(tmp_path, "b"), 1.3, models={"mlp"})
+    summary = tmp_path / "summary.csv"
+    summarise(load_results([base])).to_csv(summary, index=False)
+    comparison = compare_paths(summary, new, DEFAULT_FAIL_ON)
+    assert any("threshold only" in note for note in comparison.notes)
+    assert verdicts(comparison, "latency cpu b1")["mlp"] == "regressed"
+    assert verdicts(comparison, "accuracy") == dict.fromkeys(MODELS, "unchanged")
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+
+def test_cli_exit_codes_and_markdown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = jitter_times(run(tmp_path, "a"), seed=1)
+    same = jitter_times(run(tmp_path, "b"), seed=2)
+    slower = slow_down(jitter_times(run(tmp_path, "c"), seed=3), 1.25, models={"mlp"})
+    assert main(["compare", str(base), str(same)]) == 0
+    assert "no regression" in capsys.readouterr().out
+    assert main(["compare", str(base), str(slower), "--format", "md"]) == 1
+    markdown = capsys.readouterr().out
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    # Two tables: what changed, and the unchanged rows folded in a <details> block (GitHub renders both).
+    assert sum(t.type == "table_open" for t in tokens) == 2
+    assert sum(t.type == "th_open" for t in tokens) == 2 * 9
+    assert markdown.index("❌ regressed") < markdown.index("<details>")
+    assert "❌ regressed" in markdown and "REGRESSION" in markdown
+    assert main(["compare", str(base), str(slower), "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["regressed"] is True
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "{tmp}/nowhere", "{base}"], "does not exist"),
+        (["compare", "{base}", "{base}", "--fail-on", "latency=fast"], "expected a percentage"),
+        (["compare", "{base}", "{other}"], "no trial in common"),
+        (["compare", "{base}", "{tmp}/junk.csv"], "not a report's summary.csv"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    base = run(tmp_path, "a")
+    other = build_run(tmp_path / "c", models=("gru",), seeds=[0])
+    (tmp_path / "junk.csv").write_text("a,b\n1,2\n")
+    filled = [a.format(tmp=tmp_path, base=base, other=other) for a in argv]
+    assert main(filled) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
