@@ -92,5 +92,6 @@ def plain(value: Any, digits: int = 3) -> str:
 
 
 def budget(kind: str, value: Any) -> str:
-    """``('params', 100000) -> '100 k params'``."""
-    return f"{count(value)} {kind}" if not missing(value) else str(kind)
+    """``('params', 100000) -> '100 k params'``, ``('macs', 2e6) -> '2 M MACs'``."""
+    name = {"macs": "MACs"}.get(kind, str(kind))
+    return f"{count(value)} {name}" if not missing(value) else name

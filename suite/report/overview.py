@@ -76,7 +76,7 @@ def budgets_text(config: dict[str, Any]) -> str:
     for section in config.get("budgets") or []:
         for kind in ("params", "macs"):
             if isinstance(section, dict) and section.get(kind) is not None:
-                parts.append(f"{section[kind]} {kind}")
+                parts.append(f"{section[kind]} {'MACs' if kind == 'macs' else kind}")
     return ", ".join(parts) or numbers.MISSING
 
 
