@@ -236,9 +236,10 @@ def budget_plot(summary: pd.DataFrame, styles: dict[str, FamilyStyle], tolerance
                     facecolors="none" if infeasible else [style.color],
                     edgecolors=[style.color],
                 )
-                label = "infeasible" if infeasible else numbers.count(value) if len(budgets) > 1 else ""
+                if not infeasible:
+                    continue
                 ax.annotate(
-                    label,
+                    "infeasible",
                     (xpos, row["error"]),
                     xytext=(0, 6),
                     textcoords="offset points",
@@ -246,6 +247,9 @@ def budget_plot(summary: pd.DataFrame, styles: dict[str, FamilyStyle], tolerance
                     ha="center",
                     color="0.35",
                 )
+        if len(budgets) > 1:  # one title instead of a label at every point
+            targets = ", ".join(numbers.count(b) for b in budgets)
+            ax.set_title(f"{numbers.budget(kind, None)} targets, left to right within each family: {targets}", fontsize=9)
         ax.set_xticks(range(len(order)), order, rotation=30)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
         ax.set_ylabel(f"achieved / target − 1 ({kind})")
