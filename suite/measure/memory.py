@@ -16,8 +16,11 @@ allocate outside PyTorch's allocator.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +28,28 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the block.
+
+    Kineto, the profiler's native backend, prints two ``USDT: ... profiler_start/stop``
+    lines to the process's stderr on every use, past Python's ``sys.stderr``; in a run
+    that measures 40 trials they would bury the progress bars. Python exceptions still
+    propagate (they are raised after the descriptor is restored).
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _cpu_peak_bytes(step: Callable[[], object]) -> int:
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as recorded:
+    with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as recorded:
         step()
     events = [e for e in recorded.events() if (e.cpu_memory_usage if e.name == "[memory]" else e.self_cpu_memory_usage)]
     events.sort(key=lambda e: e.time_range.start)
