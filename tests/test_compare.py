@@ -210,3 +210,23 @@ def test_cli_bad_input_is_one_line_and_exit_2(
     assert main(filled) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_baseline_of_several_runs_pools_them_so_one_noisy_measurement_does_not_decide(tmp_path: Path) -> None:
+    baselines = tmp_path / "baselines"
+    for night in range(3):
+        build_run(baselines, models=MODELS, seeds=[0, 1, 2], stamp=f"2026112{night}-020000")
+    runs = sorted(baselines.iterdir())
+    for seed, folder in enumerate(runs):
+        jitter_times(folder, seed=seed)
+    slow_down(runs[0], 1.4, models={"crnn"})  # a burst of host noise while crnn was timed, in one baseline run
+    new = jitter_times(run(tmp_path, "new"), seed=9)
+    alone = compare_paths(runs[0], new, DEFAULT_FAIL_ON)
+    # Judged against the noisy run alone, crnn looks faster at every timed setting.
+    assert {r["verdict"] for r in alone.rows if r["model"] == "crnn" and r["metric"].startswith("latency")} == {"improved"}
+    pooled = compare_paths(baselines, new, DEFAULT_FAIL_ON)
+    assert any("3 runs pooled" in note for note in pooled.notes)
+    assert pooled.count("improved") == pooled.count("regressed") == 0
+    assert verdicts(pooled, "accuracy") == dict.fromkeys(MODELS, "unchanged")
+    n_seeds = {r["model"]: r["detail"] for r in pooled.rows if r["metric"] == "accuracy"}
+    assert all("seeds 3 vs 3" in detail for detail in n_seeds.values())  # repeated seeds count once

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from suite.errors import SuiteError
-from suite.report.load import load_results
+from suite.report.load import RunInfo, expand_run_dirs, load_results
 
 KEYS = ["dataset", "protocol", "budget_kind", "budget", "model"]
 SETTING = ["scope", "device", "backend", "batch_size", "threads"]
@@ -72,10 +72,24 @@ def _pooled(values: pd.Series) -> list[float] | None:
     return [float(t) for times in lists for t in times] if lists and len(lists) == len(values) else None
 
 
+def _read_runs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[RunInfo], list[str]]:
+    """Trials and timings of every run under ``path``, each run read on its own.
+
+    Reading the runs one by one keeps repeated runs of the same config (the report's
+    loader keeps only the latest of those): a baseline of several runs pools their raw
+    times, so one noisy measurement cannot make a model look slower or faster.
+    """
+    parts = [load_results([folder]) for folder in expand_run_dirs([path])]
+    trials = pd.concat([p.trials for p in parts], ignore_index=True)
+    timings = pd.concat([p.timings for p in parts if not p.timings.empty] or [parts[0].timings], ignore_index=True)
+    return trials, timings, [run for p in parts for run in p.runs], [note for p in parts for note in p.notes]
+
+
 def _from_results(path: Path) -> Side:
-    results = load_results([path])
-    trials = results.trials[results.trials["status"].isin(["ok", "infeasible"])]
-    ok = trials[trials["status"] == "ok"]
+    all_trials, timings, runs, notes = _read_runs(path)
+    trials = all_trials[all_trials["status"].isin(["ok", "infeasible"])]
+    # A seed trained in several runs counts once (its mean): runs repeat measurements, not seeds.
+    ok = trials[trials["status"] == "ok"].groupby([*KEYS, "seed"], sort=False, as_index=False).mean(numeric_only=True)
     models = trials.groupby(KEYS, sort=False).agg(
         params=("params", "first"),
         macs=("macs", "first"),
@@ -92,14 +106,16 @@ def _from_results(path: Path) -> Side:
         peak_mem_train_mb=("peak_mem_train_mb", "mean"),
     )
     models = models.join(quality).reset_index()
-    tolerances = {float(run.manifest.get("config", {}).get("tolerance", DEFAULT_TOLERANCE)) for run in results.runs}
+    tolerances = {float(run.manifest.get("config", {}).get("tolerance", DEFAULT_TOLERANCE)) for run in runs}
+    if len(runs) > 1:
+        notes.append(f"{path}: {len(runs)} runs pooled (raw times of every run; each seed's accuracy averaged over runs)")
     return Side(
         source=str(path),
-        machines=sorted(set(results.trials["machine"].dropna())),
+        machines=sorted(set(all_trials["machine"].dropna())),
         models=models,
-        latency=_latency_from_timings(results.timings),
+        latency=_latency_from_timings(timings),
         tolerance=min(tolerances, default=DEFAULT_TOLERANCE),
-        notes=list(results.notes),
+        notes=notes,
     )
 
 
