@@ -13,26 +13,13 @@ import numpy as np
 import pandas as pd
 
 from suite.report.load import Results
+from suite.results import RESULT_COLUMNS
 
 #: One leaderboard row per group; a leaderboard is one (data set, protocol, machine, budget).
 GROUP = ["dataset", "protocol", "machine", "budget_kind", "budget", "model"]
 BOARD = GROUP[:-1]
-#: The per-trial figures averaged over seeds.
-MEAN_COLUMNS = (
-    "epochs",
-    "best_epoch",
-    "train_seconds",
-    "samples_per_second",
-    "latency_ms",
-    "latency_e2e_ms",
-    "latency_iqr_ms",
-    "latency_rel",
-    "throughput",
-    "gflops_achieved",
-    "peak_gflops",
-    "peak_mem_infer_mb",
-    "peak_mem_train_mb",
-)
+#: The per-trial figures averaged over seeds: results.csv's columns from training length to peak memory.
+MEAN_COLUMNS = RESULT_COLUMNS[RESULT_COLUMNS.index("epochs") : RESULT_COLUMNS.index("peak_mem_train_mb") + 1]
 #: Per-model figures that do not vary with the seed (the first trial's are taken).
 FIRST_COLUMNS = ("feature", "width", "params", "macs", "flops", "model_bytes", "budget_error")
 
