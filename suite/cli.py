@@ -7,10 +7,13 @@ exit with code 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import shlex
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -35,6 +38,28 @@ def _positive_int(text: str) -> int:
     if value < 2:
         raise argparse.ArgumentTypeError(f"expected at least 2, got {value}")
     return value
+
+
+def _number(text: str, smallest: float, strict: bool, kind: type = float) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}") from None
+    if value < smallest or (strict and value == smallest):
+        raise argparse.ArgumentTypeError(f"expected {'more than' if strict else 'at least'} {smallest:g}, got {value:g}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    return _number(text, 0, strict=True)
+
+
+def _non_negative_number(text: str) -> float:
+    return _number(text, 0, strict=False)
+
+
+def _non_negative_int(text: str) -> int:
+    return int(_number(text, 0, strict=False, kind=int))
 
 
 def _fraction(text: str) -> float:
@@ -86,6 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results", help="parent folder of the run folder (default: results)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (default: auto)")
     run.add_argument("--cache-dir", help="feature cache (default: $SUITE_CACHE_DIR or a per-user cache)")
+    where = run.add_argument_group("executor (where trials run)")
+    where.add_argument("--executor", choices=["local", "ray"], default="local", help="local (default, one at a time) or ray")
+    where.add_argument("--address", help="ray: join this cluster (auto or HOST:PORT; default: start a local one)")
+    where.add_argument("--cpus-per-trial", type=_positive_number, help="ray: CPUs (and threads) per trial (default: 1)")
+    where.add_argument("--gpus-per-trial", type=_non_negative_number, help="ray: GPUs per trial (default: 0)")
+    where.add_argument("--max-retries", type=_non_negative_int, help="ray: reruns of a trial whose worker died (default: 2)")
+    again = run.add_argument_group("resuming")
+    again.add_argument(
+        "--resume", nargs="?", const=True, metavar="RUN_DIR",
+        help="continue RUN_DIR (default: the latest run of this config under --out), skipping finished trials",
+    )  # fmt: skip
+    again.add_argument("--retry-failed", action="store_true", help="when resuming, run failed trials again")
     run.set_defaults(handler=_run)
 
     report = commands.add_parser("report", help="write an HTML and Markdown report of one or more runs", parents=[common])
@@ -186,13 +223,51 @@ def _latency_settings(args: argparse.Namespace) -> object:
 
 
 def _run(args: argparse.Namespace) -> str:
+    from suite.executors import make_executor
     from suite.formatting import render
-    from suite.run import run_suite
+    from suite.results import latest_records, read_trial_log
+    from suite.run import RunInterrupted, run_suite
 
-    run_dir = run_suite(args.config, data_root=args.data_root, out=args.out, device=args.device, cache_dir=args.cache_dir)
-    records = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
+    ray_options = {"address": args.address, "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial}
+    executor = make_executor(args.executor, **ray_options, max_retries=args.max_retries)
+    options = {"data_root": args.data_root, "out": args.out, "device": args.device, "cache_dir": args.cache_dir}
+    try:
+        with _sigterm_as_interrupt():  # a batch scheduler's SIGTERM stops the run like Ctrl-C
+            run_dir = run_suite(args.config, **options, executor=executor, resume=args.resume, retry_failed=args.retry_failed)
+    except RunInterrupted as interrupted:
+        command = _resume_command(args, interrupted.run_dir, executor.resume_options())
+        raise RunInterrupted(f"{interrupted}; resume with: {command}", interrupted.run_dir) from None
+    records = list(latest_records(read_trial_log(run_dir / "trials.jsonl")[0]).values())
     columns = ["model", "budget", "seed", "width", "params", "macs", "accuracy", "macro_f1", "epochs", "status"]
     return f"{render(records, 'table', columns)}\n\nresults: {run_dir}"
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _resume_command(args: argparse.Namespace, run_dir: Path, executor_options: list[str]) -> str:
+    """The command line that resumes ``run_dir`` with the same settings."""
+    command = ["suite", "run", args.config, "--resume", str(run_dir)]
+    for option in ("data_root", "cache_dir"):
+        if getattr(args, option):
+            command += [f"--{option.replace('_', '-')}", getattr(args, option)]
+    if args.device != "auto":
+        command += ["--device", args.device]
+    if args.retry_failed:
+        command.append("--retry-failed")
+    return shlex.join(command + executor_options)
 
 
 def _report(args: argparse.Namespace) -> str:

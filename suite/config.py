@@ -102,6 +102,9 @@ class RunConfig(_Section):
     measure: MeasureSection = Field(default_factory=MeasureSection)
     on_error: Literal["raise", "skip"] = "raise"
     tolerance: float = Field(0.05, gt=0, lt=1)
+    #: Seconds one trial may take (features, training, measuring); a trial past it is
+    #: stopped and recorded as failed. ``None``: no limit.
+    trial_timeout: float | None = Field(None, gt=0)
 
     @field_validator("budgets", mode="before")
     @classmethod

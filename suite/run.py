@@ -1,9 +1,11 @@
 """``suite run``: expand a config into trials (model x budget x seed), train, record.
 
 Each trial is matched to its budget, built with its seed, counted (params, MACs),
-trained under the protocol and tested; its record is appended to ``trials.jsonl`` as
+trained under the protocol and tested by an executor (:mod:`suite.executors`: in this
+process, or on a Ray cluster); the driver appends its record to ``trials.jsonl`` as
 soon as it ends. A trial that raises is recorded as ``failed`` with its error and the
-run goes on; Ctrl-C stops after writing what finished.
+run goes on; Ctrl-C stops after writing what finished. A run folder can be resumed
+(:mod:`suite.resume`): trials already done are skipped, each trial is done once.
 """
 
 from __future__ import annotations
@@ -13,42 +15,38 @@ import dataclasses
 import hashlib
 import json
 import sys
-import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
-from suite.budget import Budget
 from suite.config import RunConfig, load_config
 from suite.data import get_dataset
 from suite.data.base import AudioDataset
 from suite.environment import environment
 from suite.errors import SuiteError
+from suite.executors import Executor, LocalExecutor, Trial, TrialTask, make_executor, resolve_device
 from suite.feature_cache import prepare_features
 from suite.input_spec import InputSpec
 from suite.measure import MAC_CONVENTION
-from suite.measure.costs import measure_costs
 from suite.models import get_family
-from suite.profile import build_matched
-from suite.results import RunWriter, new_run_dir
-from suite.train import TrialData, train_model
+from suite.results import RESULTS_FORMAT, RunWriter, new_run_dir
+from suite.resume import ResumePlan, plan_resume
+
+__all__ = ["RunInterrupted", "Trial", "expand_trials", "resolve_device", "run_config", "run_suite", "trial_id"]
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run; the message says what finished and where it is."""
+    """Ctrl-C during a run; the message says what finished and where it is.
 
+    Attributes:
+        run_dir: The run folder, to resume.
+    """
 
-@dataclass(frozen=True)
-class Trial:
-    """One training of one family at one budget with one seed."""
-
-    model: str
-    budget: Budget
-    seed: int
+    def __init__(self, message: str, run_dir: Path) -> None:
+        super().__init__(message)
+        self.run_dir = run_dir
 
 
 def expand_trials(config: RunConfig) -> list[Trial]:
@@ -57,93 +55,59 @@ def expand_trials(config: RunConfig) -> list[Trial]:
     return [Trial(model, budget, seed) for budget in budgets for model in config.models for seed in config.seeds]  # type: ignore[union-attr]
 
 
-def trial_id(config: RunConfig, spec: InputSpec, trial: Trial) -> str:
-    """A stable identity: hash of data set, protocol, input, model, budget, seed and training settings."""
+def dataset_identity(config: RunConfig, dataset: AudioDataset) -> dict[str, Any]:
+    """What identifies the data a trial sees: name, version, resolved protocol, options, error policy."""
+    return {
+        "name": dataset.name,
+        "version": dataset.version,
+        "protocol": dataset.protocol,
+        "options": config.dataset.options,
+        "on_error": config.on_error,  # skipping unreadable files changes the data
+    }
+
+
+def trial_id(config: RunConfig, dataset: dict[str, Any], spec: InputSpec, trial: Trial) -> str:
+    """A stable identity: hash of data set, protocol, front end, model, budget, tolerance, seed and training settings.
+
+    ``measure`` and ``trial_timeout`` are left out: they change what is recorded about a
+    trial or whether it may finish, not what it trains (a resumed run refuses another
+    ``measure`` section; see :mod:`suite.resume`).
+    """
     identity = {
-        "dataset": config.dataset.model_dump(),
+        "dataset": dataset,
         "input": dataclasses.asdict(spec),
         "model": trial.model,
         "budget": [trial.budget.kind, trial.budget.value],
+        "tolerance": config.tolerance,  # decides the width
         "seed": trial.seed,
         "training": config.training.model_dump(),
     }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; asking for CUDA without it is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SuiteError("--device cuda was asked for, but no CUDA device is available")
-    if name not in ("cpu", "cuda"):
-        raise SuiteError(f"unknown device {name!r}; expected auto, cpu or cuda")
-    return torch.device(name)
-
-
-class _Features:
-    """Feature sets per front end, computed (or read from the cache) on first use."""
-
-    def __init__(self, dataset: AudioDataset, config: RunConfig, cache_dir: Path | None, progress: bool) -> None:
-        self.dataset, self.config, self.cache_dir, self.progress = dataset, config, cache_dir, progress
-        self.summaries: dict[str, dict[str, Any]] = {}
-        self.data: dict[InputSpec, TrialData] = {}
-
-    def get(self, spec: InputSpec) -> TrialData:
-        if spec not in self.data:
-            features = prepare_features(self.dataset, spec, self.cache_dir, self.config.on_error, self.progress)
-            self.summaries[spec.feature] = {
-                "key": features.key,
-                "cache_hit": features.cache_hit,
-                "seconds": round(features.seconds, 3),
-                "skipped": features.skipped,
-            }
-            self.data[spec] = TrialData.from_features(features, spec)
-        return self.data[spec]
-
-    def summary(self) -> dict[str, Any]:
-        return dict(self.summaries)
-
-
-def _run_trial(
-    trial: Trial, config: RunConfig, spec: InputSpec, features: _Features, device: torch.device, progress: bool
-) -> dict[str, Any]:
-    """Match, build, count, train and test one trial; returns the fields of its record."""
-    data = features.get(get_family(trial.model).adapt_input(spec))
-    built = build_matched(trial.model, spec, trial.budget, data.n_classes, trial.seed, config.tolerance)
-    record: dict[str, Any] = {
-        "feature": built.spec.feature,
-        "width": built.match.width,
-        "params": built.params,
-        "macs": built.macs,
-        "flops": 2 * built.macs,
-        "model_bytes": built.model_bytes,
-        "budget_error": built.budget_error,
-        "uncounted_ops": built.uncounted_ops,
-    }
-    if built.model is None:
-        return record | {"status": "infeasible", "error": built.match.reason}
-    deterministic = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
-        result = train_model(built.model, data, config.training, trial.seed, device, progress)
-    finally:
-        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
-    record |= dataclasses.asdict(result)
-    measure = config.measure
-    if measure.latency is not None or measure.memory:
-        costs, timings = measure_costs(
-            built.model, built.spec, built.macs, measure.latency, measure.memory, config.training.batch_size, data.n_classes
-        )
-        record |= costs | {"timings": timings}
-    return record | {"status": "ok", "error": ""}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _trial_line(done: int, total: int, trial: Trial, record: dict[str, Any]) -> str:
     """One line per finished trial, so a log without a progress bar still shows progress."""
     outcome = f"accuracy {record['accuracy']:.1%}" if record["status"] == "ok" else record.get("error", "")
     head = f"[{done}/{total}] {trial.model} {trial.budget} seed {trial.seed}"
-    return f"{head}: {record['status']} {outcome} ({record['wall_seconds']:.1f} s)"
+    return f"{head}: {record['status']} {outcome} ({record.get('wall_seconds', 0.0):.1f} s)"
+
+
+def _warm_features(dataset: AudioDataset, config: RunConfig, spec: InputSpec, cache_dir: Path | None) -> dict[str, Any]:
+    """Compute (or find) every front end's features once, before workers start.
+
+    Workers then read the cache instead of each computing the same features, and a
+    problem with the data stops the run here, in one line, before any trial is sent.
+    """
+    summary = {}
+    for adapted in dict.fromkeys(get_family(model).adapt_input(spec) for model in config.models):
+        features = prepare_features(dataset, adapted, cache_dir, config.on_error, progress=False)
+        summary[adapted.feature] = {
+            "key": features.key,
+            "cache_hit": features.cache_hit,
+            "seconds": round(features.seconds, 3),
+            "skipped": features.skipped,
+        }
+    return summary
 
 
 def run_config(
@@ -154,74 +118,139 @@ def run_config(
     device: str = "auto",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    executor: Executor | str = "local",
+    resume: str | Path | bool | None = None,
+    retry_failed: bool = False,
 ) -> Path:
-    """Run every trial of ``config`` and write ``out/<name>-<timestamp>/``; returns that folder."""
-    torch_device = resolve_device(device)
+    """Run every trial of ``config`` that is not done yet; returns the run folder.
+
+    Args:
+        config, source: The config and where it came from (for the manifest).
+        data_root, cache_dir: Data root and feature cache (defaults: environment, then per-user caches).
+        out: Parent of a new run folder (``out/<name>-<timestamp>``), or a run folder to resume.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        progress: Show progress bars.
+        executor: An :class:`~suite.executors.Executor`, or ``local``/``ray`` with default settings.
+        resume: A run folder to resume, or ``True`` for the latest run of this config under ``out``.
+        retry_failed: When resuming, run ``failed`` trials again (``ok`` and ``infeasible`` ones never).
+    """
+    runner = executor if isinstance(executor, Executor) else make_executor(executor, progress=progress)
+    cache = Path(cache_dir).absolute() if cache_dir else None
     dataset = get_dataset(config.dataset.name, root=data_root, protocol=config.dataset.protocol, **config.dataset.options)
     spec = config.input.spec(dataset.sample_rate)
     trials = expand_trials(config)
-    features = _Features(dataset, config, Path(cache_dir) if cache_dir else None, progress)
+    identity = dataset_identity(config, dataset)
+    ids = [trial_id(config, identity, spec, trial) for trial in trials]
     description = dataset.describe()  # finds (or downloads) the data before any folder is made
-    environment_info, class_names = environment(), dataset.class_names
-    started = datetime.now(UTC)
-    writer = RunWriter(new_run_dir(Path(out), config.name, started.strftime("%Y%m%d-%H%M%S")))
-    manifest: dict[str, Any] = {
+    plan: ResumePlan = plan_resume(Path(out), config, description, ids, resume, retry_failed)
+    try:
+        runner.prepare(device, config.trial_timeout)
+        writer = RunWriter(plan.run_dir or new_run_dir(Path(out), config.name, datetime.now(UTC).strftime("%Y%m%d-%H%M%S")), ids)
+        writer.lock()
+        try:
+            if plan.run_dir is not None:
+                writer.reopen()
+            return _drive(runner, writer, plan, config, source, dataset, description, spec, trials, ids, device, cache, progress)
+        finally:
+            writer.close()
+    finally:
+        runner.close()
+
+
+def _drive(
+    runner: Executor,
+    writer: RunWriter,
+    plan: ResumePlan,
+    config: RunConfig,
+    source: str,
+    dataset: AudioDataset,
+    description: dict[str, Any],
+    spec: InputSpec,
+    trials: list[Trial],
+    ids: list[str],
+    device: str,
+    cache: Path | None,
+    progress: bool,
+) -> Path:
+    """Send the trials that are not done to the executor and record each as it ends."""
+    done = {trial_id for trial_id, record in writer.latest.items() if plan.is_done(record)}
+    todo = [(trial, trial_id) for trial, trial_id in zip(trials, ids, strict=True) if trial_id not in done]
+    now = datetime.now(UTC).isoformat()
+    manifest: dict[str, Any] = plan.manifest or {
         "name": config.name,
+        "results_format": RESULTS_FORMAT,
         "config_source": source,
         "config": config.model_dump(mode="json"),
         "status": "running",
-        "started": started.isoformat(),
+        "started": now,
         "ended": None,
         "trials_planned": len(trials),
-        "device": str(torch_device),
-        "environment": environment_info,
+        "device": str(resolve_device(device)) if isinstance(runner, LocalExecutor) else device,
+        "executor": runner.describe(),
+        "environment": environment(),
         "dataset": description,
-        "class_names": class_names,
+        "class_names": dataset.class_names,
         "input_spec": dataclasses.asdict(spec),
         "mac_convention": MAC_CONVENTION,
     }
+    if plan.manifest is not None:
+        resumed = {"at": now, "executor": runner.describe(), "trials_left": len(todo), "retry_failed": plan.retry_failed}
+        manifest |= {"status": "running", "ended": None, "resumed": [*manifest.get("resumed", []), resumed]}
+        manifest["config"]["trial_timeout"] = config.trial_timeout  # the one setting a resume may change
+    if not todo:
+        if plan.manifest is None or manifest.get("status") != "complete":
+            manifest |= {"status": "complete", "ended": now}
+            writer.write_manifest(manifest)
+        return writer.run_dir
     writer.write_manifest(manifest)
-    bar = tqdm(trials, desc=f"run {config.name}", unit="trial", disable=None if progress else True)
+    features = dict(manifest.get("features") or {})
+    root = str(dataset.root.absolute())
+    head = {"dataset": dataset.name, "protocol": dataset.protocol}
+    tasks = [
+        TrialTask(
+            trial_id,
+            trial,
+            config,
+            spec,
+            {"trial_id": trial_id, "model": trial.model, **head, "budget_kind": trial.budget.kind, "budget": trial.budget.value,
+             "seed": trial.seed},
+            root,
+            str(cache) if cache else None,
+            device,
+        )
+        for trial, trial_id in todo
+    ]  # fmt: skip
+    total = len(trials)
+    bar = tqdm(
+        total=total, initial=total - len(todo), desc=f"run {config.name}", unit="trial", disable=None if progress else True
+    )
     try:
-        for trial in bar:
-            bar.set_postfix_str(f"{trial.model} {trial.budget} seed {trial.seed}")
-            record: dict[str, Any] = {
-                "trial_id": trial_id(config, spec, trial),
-                "model": trial.model,
-                "dataset": dataset.name,
-                "protocol": dataset.protocol,
-                "budget_kind": trial.budget.kind,
-                "budget": trial.budget.value,
-                "seed": trial.seed,
-                "device": str(torch_device),
-            }
-            start = time.perf_counter()
-            try:
-                record |= _run_trial(trial, config, spec, features, torch_device, progress)
-            except SuiteError:
-                raise  # a problem with the data or settings: every trial would hit it
-            except Exception as error:
-                record |= {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-            record["wall_seconds"] = time.perf_counter() - start
+        if not isinstance(runner, LocalExecutor):
+            features |= _warm_features(dataset, config, spec, cache)
+        for task, record in runner.run(tasks):
             writer.add_trial(record)
-            bar.write(_trial_line(len(writer.records), len(trials), trial, record), file=sys.stderr)
-            manifest["features"] = features.summary()
+            bar.update()
+            bar.write(_trial_line(len(writer.records), total, task.trial, record), file=sys.stderr)
+            manifest["features"] = features | runner.feature_summary()
     except SuiteError as error:
         manifest |= {"status": "failed", "error": str(error), "ended": datetime.now(UTC).isoformat()}
         writer.write_manifest(manifest)
         raise
     except KeyboardInterrupt:
-        manifest |= {"status": "interrupted", "ended": datetime.now(UTC).isoformat(), "features": features.summary()}
-        writer.write_manifest(manifest)
+        manifest |= {"status": "interrupted", "ended": datetime.now(UTC).isoformat()}
+        writer.write_manifest(manifest | {"features": features | runner.feature_summary()})
         raise RunInterrupted(
-            f"interrupted: {len(writer.records)} of {len(trials)} trials finished; their results are in {writer.run_dir}"
+            f"interrupted: {len(writer.records)} of {total} trials finished; their results are in {writer.run_dir}",
+            writer.run_dir,
         ) from None
     except BaseException as error:  # a bug or the system (disk full...): the manifest says so, then the error goes on
         manifest |= {"status": "failed", "error": f"{type(error).__name__}: {error}", "ended": datetime.now(UTC).isoformat()}
         with contextlib.suppress(OSError):
             writer.write_manifest(manifest)
         raise
-    manifest |= {"status": "complete", "ended": datetime.now(UTC).isoformat(), "features": features.summary()}
+    finally:
+        bar.close()
+    manifest |= {"status": "complete", "ended": datetime.now(UTC).isoformat(), "features": features | runner.feature_summary()}
     writer.write_manifest(manifest)
     return writer.run_dir
 

@@ -1,0 +1,32 @@
+"""The ``local`` executor: trials run one at a time in the driver's own process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from suite.executors.base import Executor, FeatureStore, TrialTask, execute_trial, resolve_device
+
+
+class LocalExecutor(Executor):
+    """In-process, one trial at a time, with the process's thread count (the default executor).
+
+    Args:
+        progress (bool): Show a bar per epoch and while computing features. (Default: ``True``)
+    """
+
+    name = "local"
+
+    def __init__(self, progress: bool = True) -> None:
+        self.progress = progress
+        self.store = FeatureStore(progress=progress)
+
+    def prepare(self, device: str, trial_timeout: float | None = None) -> None:
+        resolve_device(device)  # --device cuda without CUDA fails before any folder is made
+
+    def run(self, tasks: Sequence[TrialTask]) -> Iterator[tuple[TrialTask, dict[str, Any]]]:
+        for task in tasks:
+            yield task, execute_trial(task, self.store, self.progress)
+
+    def feature_summary(self) -> dict[str, Any]:
+        return dict(self.store.summaries)
