@@ -102,6 +102,7 @@ def manifest(
     }
     return {
         "name": name,
+        "results_format": 2,
         "config_source": f"configs/{name}.yaml",
         "config": {
             "name": name,
@@ -115,12 +116,14 @@ def manifest(
             "measure": {"latency": LATENCY, "memory": True} if measure else {},
             "on_error": "raise",
             "tolerance": 0.05,
+            "trial_timeout": None,
         },
         "status": "running",
         "started": started,
         "ended": None,
         "trials_planned": planned,
         "device": "cpu",
+        "executor": {"name": "local"},
         "environment": {
             "suite_version": "0.1.0",
             "git": {"commit": "6b403951eb1c13f90b16abe61efdb6f9f9c3b2c8", "dirty": False},
@@ -268,7 +271,7 @@ def build_run(
         record: dict[str, Any] = {
             "trial_id": hashlib.sha256(identity.encode()).hexdigest()[:16],
             "model": model, "dataset": dataset, "protocol": protocol, "budget_kind": kind, "budget": value,
-            "seed": seed, "device": "cpu",
+            "seed": seed, "device": "cpu", "threads": cpu_count, "host": "runner", "pid": 4242,
         }  # fmt: skip
         if (model, seed) in failed:
             record |= {"status": "failed", "error": "RuntimeError: CUDA out of memory | tried to allocate\n2.00 GiB"}

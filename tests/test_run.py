@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from suite import profile as profile_module
-from suite import run as run_module
 from suite.cli import main
 from suite.config import parse_config
 from suite.errors import SuiteError
+from suite.executors import local as local_executor
 from suite.models import registry
 from suite.results import RESULT_COLUMNS
 from suite.run import run_config
@@ -147,7 +147,7 @@ def test_corrupt_wav_raises_naming_it_or_is_skipped(tmp_path: Path) -> None:
 
 def test_an_error_midway_keeps_the_finished_trials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"n": 0}
-    original = run_module._run_trial
+    original = local_executor.execute_trial
 
     def flaky(*args: object, **kwargs: object) -> dict:
         calls["n"] += 1
@@ -155,7 +155,7 @@ def test_an_error_midway_keeps_the_finished_trials(tmp_path: Path, monkeypatch: 
             raise SuiteError("disk full, say")
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(run_module, "_run_trial", flaky)
+    monkeypatch.setattr(local_executor, "execute_trial", flaky)
     with pytest.raises(SuiteError, match="disk full"):
         run_config(parse_config(TINY), out=tmp_path, cache_dir=tmp_path / "c", progress=False)
     (run_dir,) = tmp_path.glob("tiny-*")
@@ -166,7 +166,7 @@ def test_an_error_midway_keeps_the_finished_trials(tmp_path: Path, monkeypatch: 
 
 def test_ctrl_c_writes_what_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     calls = {"n": 0}
-    original = run_module._run_trial
+    original = local_executor.execute_trial
 
     def interrupted(*args: object, **kwargs: object) -> dict:
         calls["n"] += 1
@@ -174,7 +174,7 @@ def test_ctrl_c_writes_what_finished(tmp_path: Path, monkeypatch: pytest.MonkeyP
             raise KeyboardInterrupt
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(run_module, "_run_trial", interrupted)
+    monkeypatch.setattr(local_executor, "execute_trial", interrupted)
     config = tmp_path / "tiny.yaml"
     config.write_text(json.dumps(TINY))
     code = main(["run", str(config), "--out", str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c")])
@@ -183,6 +183,12 @@ def test_ctrl_c_writes_what_finished(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (run_dir,) = (tmp_path / "r").iterdir()
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
     assert len(read_trials(run_dir)) == 1
+    resume = f"resume with: suite run {config} --resume {run_dir} --cache-dir {tmp_path / 'c'}"
+    assert err.strip().endswith(resume), err
+    monkeypatch.setattr(local_executor, "execute_trial", original)
+    assert main(resume.removeprefix("resume with: suite ").split()) == 0  # the printed command finishes the run
+    assert [t["model"] for t in read_trials(run_dir)] == ["mlp", "cnn1d"]
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "complete"
 
 
 @pytest.mark.parametrize(
