@@ -11,3 +11,14 @@ ALL_MODELS = list_models()
 def spec_for(name: str, spec: InputSpec | None = None) -> InputSpec:
     """The input a family is measured on (raw waveform for samplecnn)."""
     return get_family(name).adapt_input(spec or InputSpec())
+
+
+#: The smallest run config: two families on 3 synthetic classes, 2 epochs (seconds to run).
+TINY = {
+    "name": "tiny",
+    "dataset": {"name": "synthetic", "options": {"n_classes": 3, "examples_per_class": 10}},
+    "models": ["mlp", "cnn1d"],
+    "budgets": {"params": ["20k"]},
+    "seeds": [0],
+    "training": {"epochs": 2, "batch_size": 8, "patience": 2},
+}

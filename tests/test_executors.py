@@ -17,15 +17,7 @@ from suite.executors import make_executor
 from suite.models import list_models
 from suite.run import run_config
 from tests.faulty_models import FAULTY, faulty_models
-
-TINY = {
-    "name": "tiny",
-    "dataset": {"name": "synthetic", "options": {"n_classes": 3, "examples_per_class": 10}},
-    "models": ["mlp", "cnn1d"],
-    "budgets": {"params": ["20k"]},
-    "seeds": [0],
-    "training": {"epochs": 2, "batch_size": 8, "patience": 2},
-}
+from tests.helpers import TINY
 
 
 def read_trials(run_dir: Path) -> dict[str, dict]:

@@ -20,16 +20,9 @@ from suite.report.load import load_results
 from suite.results import RunWriter
 from suite.run import run_config
 from tests.faulty_models import faulty_models
+from tests.helpers import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {
-    "name": "tiny",
-    "dataset": {"name": "synthetic", "options": {"n_classes": 3, "examples_per_class": 10}},
-    "models": ["mlp", "cnn1d"],
-    "budgets": {"params": ["20k"]},
-    "seeds": [0],
-    "training": {"epochs": 2, "batch_size": 8, "patience": 2},
-}
 
 
 def log_lines(run_dir: Path) -> list[dict]:

@@ -17,17 +17,10 @@ from suite.executors import local as local_executor
 from suite.models import registry
 from suite.results import RESULT_COLUMNS
 from suite.run import run_config
+from tests.helpers import TINY
 from tests.helpers_audio import SHARED_DATA, write_wav
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-TINY = {
-    "name": "tiny",
-    "dataset": {"name": "synthetic", "options": {"n_classes": 3, "examples_per_class": 10}},
-    "models": ["mlp", "cnn1d"],
-    "budgets": {"params": ["20k"]},
-    "seeds": [0],
-    "training": {"epochs": 2, "batch_size": 8, "patience": 2},
-}
 
 
 def read_trials(run_dir: Path) -> list[dict]:
