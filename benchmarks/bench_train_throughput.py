@@ -29,7 +29,7 @@ from suite.data import get_dataset
 from suite.feature_cache import prepare_features
 from suite.input_spec import input_preset
 from suite.models import create_model, get_family, list_models
-from suite.train import TrainingConfig, TrialData, train_model
+from suite.train import TrainingConfig, TrialData, max_shift_steps, spec_masks, train_model
 
 
 def plain_epoch(model: torch.nn.Module, data: TrialData, config: TrainingConfig, protocol: bool) -> float:
@@ -38,14 +38,12 @@ def plain_epoch(model: torch.nn.Module, data: TrialData, config: TrainingConfig,
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=protocol)
     batches = torch.randperm(len(x)).split(config.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=len(batches))
-    max_shift = int(config.time_shift_ms / 1000 * data.steps_per_second)
-    masks = (config.freq_masks, config.freq_mask_width, config.time_masks, config.time_mask_width)
-    windows = ShiftedWindows(x, max_shift)  # built once per trial, outside the timed epochs, as in the suite
+    if protocol:  # built once per trial, outside the timed epochs, as in the suite
+        windows = ShiftedWindows(x, max_shift_steps(data, config))
     model.train()
     start = time.perf_counter()
     if protocol:
-        spec_masks = masks if data.is_spectrogram else None
-        draws = EpochAugmentation.draw(len(x), tuple(x.shape[1:]), max_shift, spec_masks, torch.Generator())
+        draws = EpochAugmentation.draw(len(x), tuple(x.shape[1:]), windows.max_shift, spec_masks(data, config), torch.Generator())
     for i, indices in enumerate(batches):
         if protocol:
             batch = draws.apply(windows, indices, slice(i * config.batch_size, i * config.batch_size + len(indices)))

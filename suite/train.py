@@ -99,9 +99,16 @@ def evaluate(model: nn.Module, inputs: torch.Tensor, batch_size: int, device: to
         return torch.cat([model(chunk.to(device)).argmax(dim=1).cpu() for chunk in inputs.split(batch_size)])
 
 
-def _max_shift(data: TrialData, config: TrainingConfig) -> int:
+def max_shift_steps(data: TrialData, config: TrainingConfig) -> int:
     """The time shift's range in steps (frames or samples)."""
     return int(config.time_shift_ms / 1000 * data.steps_per_second)
+
+
+def spec_masks(data: TrialData, config: TrainingConfig) -> tuple[int, int, int, int] | None:
+    """SpecAugment's ``(freq_masks, freq_width, time_masks, time_width)``; ``None`` for waveforms."""
+    if not data.is_spectrogram:
+        return None
+    return (config.freq_masks, config.freq_mask_width, config.time_masks, config.time_mask_width)
 
 
 def _epoch_batches(
@@ -114,9 +121,8 @@ def _epoch_batches(
     """
     train_y = data.targets["train"]
     batches = _batch_indices(len(train_y), config.batch_size, generator)
-    masks = (config.freq_masks, config.freq_mask_width, config.time_masks, config.time_mask_width)
     shape = tuple(data.inputs["train"].shape[1:])
-    draws = EpochAugmentation.draw(len(train_y), shape, windows.max_shift, masks if data.is_spectrogram else None, generator)
+    draws = EpochAugmentation.draw(len(train_y), shape, windows.max_shift, spec_masks(data, config), generator)
     start = 0
     for indices in batches:
         yield draws.apply(windows, indices, slice(start, start + len(indices))), train_y[indices]
@@ -181,7 +187,7 @@ def train_model(
     # over the parameters: measured 4x faster per step for a 100k-parameter MLP on CPU.
     fused = device.type in ("cpu", "cuda")
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused)
-    windows = ShiftedWindows(train_x, _max_shift(data, config))
+    windows = ShiftedWindows(train_x, max_shift_steps(data, config))
     scheduler = _scheduler(optimizer, config, config.epochs * batches_per_epoch)
     curves: dict[str, list[float]] = {"train_loss": [], "val_accuracy": [], "lr": []}
     best_accuracy, best_epoch, best_state, stale = -1.0, 0, copy.deepcopy(model.state_dict()), 0
