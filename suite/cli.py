@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 import signal
 import sys
@@ -299,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 failure, 2 bad input, 130 interrupted)."""
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
+    code = 0
     try:
         result = args.handler(args)
         text, code = result if isinstance(result, tuple) else (result, 0)  # compare exits 1 on a regression
@@ -311,4 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         print(f"suite {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`suite compare ... | head`): not an error of ours, and no traceback.
+        # Point stdout at /dev/null so that Python's exit-time flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return code
     return code

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -230,3 +232,16 @@ def test_a_baseline_of_several_runs_pools_them_so_one_noisy_measurement_does_not
     assert verdicts(pooled, "accuracy") == dict.fromkeys(MODELS, "unchanged")
     n_seeds = {r["model"]: r["detail"] for r in pooled.rows if r["metric"] == "accuracy"}
     assert all("seeds 3 vs 3" in detail for detail in n_seeds.values())  # repeated seeds count once
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
+    # `suite compare A B --format json | head -c 1`: the pipe closes before the output is written.
+    base = run(tmp_path, "a")
+    slower = slow_down(run(tmp_path, "b"), 1.5)
+    command = [sys.executable, "-m", "suite", "compare", str(base), str(slower), "--format", "json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the first byte
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1  # the verdict's exit status survives
+    assert "Traceback" not in error and "BrokenPipe" not in error
