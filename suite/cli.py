@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="trend of one metric over every run under a folder", parents=[common])
     history.add_argument("root", metavar="RESULTS_ROOT", help="folder of results folders")
     history.add_argument("--metric", default="latency_ms", help="latency_ms (default), latency_rel, accuracy, params, ...")
+    history.add_argument("--fail-on", help="thresholds a step must cross to be marked, as for compare (default: theirs)")
     history.add_argument("--out", help="write the table (.md or .csv) and a plot per model beside it")
     history.set_defaults(handler=_history)
     return parser
@@ -197,7 +198,8 @@ def _profile(args: argparse.Namespace) -> str:
     ]
     columns = ["model", "width", "params", "macs", "model_bytes", "budget_error", "status", "reason"]
     if args.latency:
-        columns[6:6] = ["latency_ms", "latency_e2e_ms", "latency_rel", "throughput", "peak_mem_infer_mb", "peak_mem_train_mb"]
+        timing = ["latency_ms", "latency_min_ms", "latency_e2e_ms", "latency_rel", "latency_stability", "throughput"]
+        columns[6:6] = [*timing, "peak_mem_infer_mb", "peak_mem_train_mb"]
     return render(records, args.format, columns, footer=profile_footer())
 
 
@@ -287,9 +289,9 @@ def _compare(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def _history(args: argparse.Namespace) -> str:
-    from suite.compare import build_history, render_history, write_history
+    from suite.compare import build_history, parse_fail_on, render_history, write_history
 
-    history = build_history(args.root, metric=args.metric)
+    history = build_history(args.root, metric=args.metric, fail_on=parse_fail_on(args.fail_on))
     if args.out is None:
         return render_history(history)
     written = write_history(history, Path(args.out))

@@ -1,37 +1,46 @@
 """``suite history RESULTS_ROOT``: one metric of every model across every run under a folder.
 
 Runs are ordered by their start time (their git commit is shown where recorded). Each
-run is compared with the one before it by the same rules as ``suite compare``, and the
-runs where a model's metric changed significantly are marked: ``▲`` regressed, ``▼``
-improved (in the direction that is worse or better for the metric).
+model and budget is one series, one value per run that measured it (a run without the
+model is skipped, not a break), and steps are detected over the whole series
+(:mod:`suite.compare.steps`, asv's method): a run is marked ``▲`` regressed or ``▼``
+improved where the series' level first differs from its first level by the ``--fail-on``
+threshold, so a slow drift is caught where its cumulative change crosses the threshold.
+Params and MACs are exact: every change is a step.
+
+Latency across machines follows the ratio to the calibration kernel (``latency_rel``),
+as ``suite compare`` does; the history says which basis it followed.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from suite.compare.compare import compare_sides
 from suite.compare.sides import KEYS, Side, load_side
+from suite.compare.steps import detect_exact_changes, detect_steps
 from suite.compare.thresholds import FailOn
 from suite.errors import SuiteError
 from suite.report.load import expand_run_dirs
 
-#: Metrics ``--metric`` accepts, and the comparison row each one is judged by.
+#: Metrics ``--metric`` accepts, and the column of :class:`~suite.compare.sides.Side` each one follows.
 HISTORY_METRICS = {
-    "latency_ms": "latency cpu b1 t1",
-    "latency_rel": "latency cpu b1 t1",
-    "accuracy": "accuracy",
-    "macro_f1": "macro_f1",
+    "latency_ms": "median_ms",
+    "latency_rel": "median_rel",
+    "accuracy": "accuracy_mean",
+    "macro_f1": "macro_f1_mean",
     "params": "params",
     "macs": "macs",
     "peak_mem_infer_mb": "peak_mem_infer_mb",
     "peak_mem_train_mb": "peak_mem_train_mb",
 }
-MARKS = {"regressed": "▲", "improved": "▼"}
+MARKS = {"regressed": "▲", "improved": "▼", "changed": "◆"}
+#: The headline latency setting followed (as ``suite compare``'s first latency row).
+HEADLINE = {"scope": "model", "device": "cpu", "backend": "eager", "batch_size": 1, "threads": 1}
 
 
 @dataclass
@@ -39,27 +48,42 @@ class History:
     """The trend of one metric.
 
     Attributes:
-        metric (str): The metric followed.
+        metric (str): The metric asked for.
         runs (pd.DataFrame): One row per run, oldest first: ``run``, ``started``, ``commit``.
-        values (pd.DataFrame): One row per run and model: the key columns, ``run``,
-            ``value`` (mean over seeds) and ``verdict`` against the previous run
-            (``regressed``, ``improved``, ``unchanged``, or empty for a model's first run).
+        values (pd.DataFrame): One row per run and model that measured it: the key columns,
+            ``run``, ``value`` (the run's median latency, or mean over seeds), ``level`` (the
+            fitted level of its segment), ``change`` (that level against the series' first
+            level: relative, 0.12 = +12 %, except accuracy and macro-F1 in points; empty for
+            params and MACs) and ``verdict`` (``regressed``/``improved`` where a mark falls,
+            ``changed`` for params/MACs within their rule, ``unchanged``, or empty for a
+            series' first run).
+        followed (str): The metric actually followed: ``latency_rel`` when ``latency_ms`` was
+            asked for runs from several machines; else ``metric``.
+        notes (list[str]): What the reader should know: the latency basis and why, the
+            threshold marks were judged against, runs left out.
     """
 
     metric: str
     runs: pd.DataFrame
     values: pd.DataFrame
+    followed: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def table(self) -> pd.DataFrame:
         """Runs as rows, models as columns, each cell the value with its mark."""
         marked = [
-            f"{v:.4g}{' ' + MARKS[d] if d in MARKS else ''}"
+            f"{_number(v)}{' ' + MARKS[d] if d in MARKS else ''}"
             for v, d in zip(self.values["value"], self.values["verdict"], strict=True)
         ]
         cells = self.values.assign(label=series_labels(self.values), cell=marked)
         wide = cells.pivot_table(index="run", columns="label", values="cell", aggfunc="first", sort=False)
         head = self.runs.set_index("run")[["started", "commit"]]
         return head.join(wide).reset_index().fillna("")
+
+
+def _number(value: float) -> str:
+    """Whole numbers (params, MACs) in full, since a change of one parameter is a step; others to 4 digits."""
+    return f"{int(value)}" if float(value).is_integer() and abs(value) >= 1e4 else f"{value:.4g}"
 
 
 def series_labels(values: pd.DataFrame) -> pd.Series:
@@ -76,30 +100,79 @@ def _read_run(folder: Path) -> dict[str, object]:
     return {"run": folder.name, "started": str(manifest.get("started") or ""), "commit": commit[:10], "path": folder}
 
 
-def _verdicts(previous: Side, side: Side, metric: str, fail_on: FailOn) -> dict[tuple, str]:
-    """Verdict of each model's ``metric`` in ``side`` against ``previous`` (empty with no model in common)."""
-    try:
-        judged = compare_sides(previous, side, fail_on, basis="rel" if metric == "latency_rel" else "ms")
-    except SuiteError:
-        return {}
-    return {tuple(r[k] for k in KEYS): r["verdict"] for r in judged.rows if r["metric"] == HISTORY_METRICS[metric]}
-
-
-def _metric_values(side: Side, metric: str) -> pd.DataFrame:
+def _run_values(side: Side, metric: str) -> pd.DataFrame:
+    """Every model's figure of ``metric`` in one run (latency: both bases, chosen later)."""
     if metric.startswith("latency"):
-        basis = "median_ms" if metric == "latency_ms" else "median_rel"
         latency = side.latency
-        headline = latency[
-            (latency["scope"] == "model") & (latency["device"] == "cpu") & (latency["backend"] == "eager")
-            & (latency["batch_size"] == 1) & (latency["threads"] == 1)
-        ]  # fmt: skip
-        return headline[[*KEYS, basis]].rename(columns={basis: "value"})
-    column = f"{metric}_mean" if metric in ("accuracy", "macro_f1") else metric
-    return side.models[[*KEYS, column]].rename(columns={column: "value"})
+        headline = np.logical_and.reduce([latency[k] == v for k, v in HEADLINE.items()])
+        return latency.loc[headline, [*KEYS, "median_ms", "median_rel"]]
+    column = HISTORY_METRICS[metric]
+    extra = [c for c in ("budget_error", "infeasible") if c in side.models]  # for the params/MACs tolerance rule
+    frame = side.models[[*KEYS, column, *extra]].rename(columns={column: "value"})
+    return frame.assign(tolerance=side.tolerance)
+
+
+def _latency_basis(metric: str, machines: set[str]) -> tuple[str, str]:
+    """The latency column to follow and the sentence that says why."""
+    names = ", ".join(sorted(machines)) or "unknown"
+    if metric == "latency_rel":
+        return (
+            "median_rel",
+            "Latency followed as latency_rel: the ratio to the calibration kernel timed with it (--metric latency_rel).",
+        )
+    if len(machines) > 1:
+        return "median_rel", (
+            f"Latency followed as latency_rel (ratio to the calibration kernel), not milliseconds: the runs come from "
+            f"{len(machines)} machines ({names}), as `suite compare` does across machines."
+        )
+    return "median_ms", f"Latency followed in milliseconds: every run comes from one machine ({names})."
+
+
+def _exact_verdicts(series: pd.DataFrame, rule: str) -> list[str]:
+    """Params/MACs: each change is a step; ``regressed`` when the rule fails it (as ``suite compare``)."""
+    verdicts = detect_exact_changes(series["value"].to_numpy())
+    out: list[str] = []
+    for verdict, (_, row) in zip(verdicts, series.iterrows(), strict=True):
+        if verdict == "changed" and rule != "off":
+            outside = bool(row.get("infeasible", False)) or abs(float(row.get("budget_error", 0) or 0)) > row["tolerance"]
+            verdict = "regressed" if rule == "any" or outside else "changed"
+        out.append(verdict if rule != "off" or verdict == "" else "unchanged")
+    return out
+
+
+def _judge_series(series: pd.DataFrame, metric: str, fail_on: FailOn) -> pd.DataFrame:
+    """Level, change and verdict of one model's series (rows in run order)."""
+    if metric in ("params", "macs"):
+        return series.assign(level=series["value"], change=np.nan, verdict=_exact_verdicts(series, getattr(fail_on, metric)))
+    values = series["value"].to_numpy(dtype=float)
+    if metric in ("accuracy", "macro_f1"):  # fitted in points, judged by a drop in points
+        fit = detect_steps(values * 100, fail_on.accuracy, relative=False, higher_is_worse=False)
+        return series.assign(level=fit.level / 100, change=fit.change, verdict=fit.verdict)
+    threshold = fail_on.latency if metric.startswith("latency") else fail_on.memory
+    fit = detect_steps(values, threshold, relative=True, higher_is_worse=True)
+    return series.assign(level=fit.level, change=fit.change, verdict=fit.verdict)
+
+
+def _threshold_note(metric: str, fail_on: FailOn) -> str:
+    if metric in ("params", "macs"):
+        return f"Params and MACs are exact: every change is a step ({metric}={getattr(fail_on, metric)})."
+    if metric in ("accuracy", "macro_f1"):
+        threshold = None if fail_on.accuracy is None else f"{fail_on.accuracy:g} pt"
+    else:
+        value = fail_on.latency if metric.startswith("latency") else fail_on.memory
+        threshold = None if value is None else f"{value:.0%}"
+    if threshold is None:
+        return "No threshold for this metric (--fail-on ... off): levels are fitted, nothing is marked."
+    return f"Threshold: {threshold} from the first level."
 
 
 def build_history(root: str | Path, metric: str = "latency_ms", fail_on: FailOn | None = None) -> History:
-    """Read every run under ``root`` and follow ``metric``.
+    """Read every run under ``root``, follow ``metric`` model by model, and mark the steps.
+
+    Args:
+        root (str | Path): A folder of results folders (or one results folder).
+        metric (str): One of :data:`HISTORY_METRICS`. Default ``latency_ms``.
+        fail_on (FailOn | None): Thresholds the marks use. Default: ``FailOn()``.
 
     Raises:
         SuiteError: for an unknown metric or a folder without runs.
@@ -109,19 +182,31 @@ def build_history(root: str | Path, metric: str = "latency_ms", fail_on: FailOn 
     runs = pd.DataFrame([_read_run(folder) for folder in expand_run_dirs([root])])
     runs = runs.sort_values(["started", "run"], kind="stable").reset_index(drop=True)
     fail_on = fail_on or FailOn()
-    frames, previous = [], None
+    frames, machines, skipped = [], set(), 0
     for run in runs.itertuples():
         try:
             side = load_side(run.path)
         except SuiteError:
-            continue  # a run with nothing finished yet has no point on the trend
-        values = _metric_values(side, metric).assign(run=run.run, verdict="")
-        if previous is not None:
-            verdicts = _verdicts(previous, side, metric, fail_on)
-            values["verdict"] = [verdicts.get(tuple(row), "") for row in values[KEYS].itertuples(index=False)]
-        frames.append(values)
-        previous = side
+            skipped += 1  # a run with nothing finished yet has no point on the trend
+            continue
+        machines |= set(side.machines)
+        frames.append(_run_values(side, metric).assign(run=run.run))
     if not frames:
         raise SuiteError(f"no run under {root} has a finished trial")
-    values = pd.concat(frames, ignore_index=True).dropna(subset=["value"])
-    return History(metric, runs.drop(columns=["path"]), values)
+    values = pd.concat(frames, ignore_index=True)
+    notes, followed = [], metric
+    if metric.startswith("latency"):
+        column, why = _latency_basis(metric, machines)
+        values = values.rename(columns={column: "value"}).drop(columns=["median_ms", "median_rel"], errors="ignore")
+        followed = "latency_rel" if column == "median_rel" else "latency_ms"
+        notes.append(why)
+    values = values.dropna(subset=["value"])  # a run without the model (or its figure) is skipped by that series
+    if values.empty:
+        hint = " (its runs did not measure it: `measure:` in the config)" if metric.startswith(("latency", "peak")) else ""
+        raise SuiteError(f"no run under {root} has a {metric} figure{hint}")
+    judged = [_judge_series(group, metric, fail_on) for _, group in values.groupby(KEYS, sort=False)]
+    values = pd.concat(judged).sort_index()[[*KEYS, "run", "value", "level", "change", "verdict"]]
+    notes.append(_threshold_note(metric, fail_on))
+    if skipped:
+        notes.append(f"{skipped} run(s) without a finished trial left out")
+    return History(metric, runs.drop(columns=["path"]), values.reset_index(drop=True), followed, notes)

@@ -12,20 +12,33 @@ from suite.compare.history import MARKS, History, series_labels
 from suite.errors import SuiteError
 from suite.report.style import family_styles, new_figure, plot_style, save_figure
 
-_VERDICT_STYLE = {"regressed": ("^", "tab:red"), "improved": ("v", "tab:green")}
+_VERDICT_STYLE = {"regressed": ("^", "tab:red"), "improved": ("v", "tab:green"), "changed": ("D", "tab:orange")}
+
+
+def legend(history: History) -> str:
+    """What the marks mean for this history's metric."""
+    if history.metric in ("params", "macs"):
+        return (
+            f"{MARKS['regressed']} changed and failing the `--fail-on {history.metric}` rule, {MARKS['changed']} changed "
+            "within it: each change from the run before is a step (params and MACs are exact)."
+        )
+    return (
+        f"{MARKS['regressed']} regressed, {MARKS['improved']} improved: steps detected over each model's whole series "
+        "(asv's step detection, penalised by the series' own run-to-run noise), marked at the run where the level first "
+        "differs from the series' first level by the threshold, and again at a further step of the threshold. A run "
+        "without the model is skipped; the newest run alone is marked only when far outside the noise."
+    )
 
 
 def render_history(history: History) -> str:
-    """The trend table as GitHub Markdown, with a legend of the marks."""
+    """The trend table as GitHub Markdown, with a legend of the marks and the notes (latency basis, threshold)."""
     table = tabulate(history.table(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True)
-    legend = (
-        f"{MARKS['regressed']} regressed, {MARKS['improved']} improved against the run before (same rules as `suite compare`)"
-    )
-    return f"### History of {history.metric}\n\n{table}\n\n{legend}\n"
+    notes = "".join(f"\n- {note}" for note in history.notes)
+    return f"### History of {history.metric}\n\n{table}\n\n{legend(history)}\n{notes}\n"
 
 
 def plot_history(history: History, stem: Path) -> Path:
-    """One panel per model and budget: the metric run by run, significant changes marked; returns the PNG."""
+    """One panel per model and budget: the metric run by run, its fitted levels and marks; returns the PNG."""
     values = history.values.assign(label=series_labels(history.values))
     order = {run: i for i, run in enumerate(history.runs["run"])}
     values = values.assign(position=values["run"].map(order))
@@ -40,12 +53,14 @@ def plot_history(history: History, stem: Path) -> Path:
             series = values[values["label"] == label]
             style = styles[series["model"].iloc[0]]
             sns.lineplot(data=series, x="position", y="value", ax=ax, color=style.color, marker=style.marker)
+            # The fitted levels the marks were judged on, as steps.
+            ax.plot(series["position"], series["level"], drawstyle="steps-mid", linestyle="--", color="0.45", linewidth=1)
             for verdict, (marker, colour) in _VERDICT_STYLE.items():
                 flagged = series[series["verdict"] == verdict]
                 ax.scatter(flagged["position"], flagged["value"], marker=marker, s=80, color=colour, zorder=3, label=verdict)
             ax.set_title(label)
             ax.set_xlabel("run (oldest first)")
-            ax.set_ylabel(history.metric)
+            ax.set_ylabel(history.followed or history.metric)
         for ax in axes[len(labels) :]:
             ax.set_visible(False)
         return save_figure(figure, stem).png
