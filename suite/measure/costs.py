@@ -45,6 +45,12 @@ def _headline(timings: list[Timing], scope: str, batch: int) -> Timing | None:
     return None
 
 
+def _stability(timings: list[Timing]) -> str | None:
+    """``unstable`` when any timed figure was, else ``stable`` (``None`` when nothing was timed)."""
+    states = {t.stability for t in timings if t.status == "ok"}
+    return None if not states else "unstable" if "unstable" in states else "stable"
+
+
 def measure_costs(
     model: nn.Module,
     spec: InputSpec,
@@ -56,11 +62,14 @@ def measure_costs(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Flat columns for ``results.csv`` and every :class:`Timing` for ``trials.jsonl``.
 
-    Columns: ``latency_ms`` (CPU, batch 1, model scope, median), ``latency_e2e_ms``
-    (the same, waveform in), ``latency_iqr_ms``, ``latency_rel`` (to the reference
-    kernel), ``throughput`` (examples/s at the largest batch size), ``gflops_achieved``
-    and ``peak_gflops`` (at the largest batch size), ``peak_mem_infer_mb`` (batch 1) and
-    ``peak_mem_train_mb`` (one step at ``train_batch_size``).
+    Columns: ``latency_ms`` (CPU, batch 1, model scope, median), ``latency_min_ms``
+    (its fastest block), ``latency_e2e_ms`` (the same, waveform in), ``latency_iqr_ms``,
+    ``latency_rel`` (to the interleaved reference kernel), ``latency_stability``
+    (``stable``, or ``unstable`` when any CPU figure was: see
+    :mod:`suite.measure.stability`), ``throughput`` (examples/s at the largest batch
+    size), ``gflops_achieved`` and ``matmul_gflops`` (at the largest batch size),
+    ``peak_mem_infer_mb`` (batch 1) and ``peak_mem_train_mb`` (one step at
+    ``train_batch_size``).
     """
     columns: dict[str, Any] = {}
     timings: list[Timing] = []
@@ -79,12 +88,14 @@ def measure_costs(
         largest = _headline(timings, "model", max(latency.batch_sizes))
         columns |= {
             "latency_ms": single.median_ms if single else None,
+            "latency_min_ms": single.min_ms if single else None,
             "latency_e2e_ms": single_e2e.median_ms if single_e2e else None,
             "latency_iqr_ms": single.iqr_ms if single else None,
             "latency_rel": single.latency_rel if single else None,
+            "latency_stability": _stability(timings),
             "throughput": largest.throughput if largest else None,
             "gflops_achieved": largest.gflops_achieved if largest else None,
-            "peak_gflops": largest.peak_gflops if largest else None,
+            "matmul_gflops": largest.matmul_gflops if largest else None,
         }
     if memory:
         model = model.cpu()

@@ -1,15 +1,25 @@
-"""Latency and throughput, timed with ``torch.utils.benchmark`` so that they can be trusted.
+"""Latency and throughput, timed with ``torch.utils.benchmark`` in rounds interleaved with a reference kernel.
 
 Every figure is a :class:`Timing` that keeps its settings (device, backend, dtype, batch
-size, thread count), the median and inter-quartile range of the timed runs, the number
-of runs and every run's time. ``Timer.blocked_autorange`` warms up, sets the thread
-pool to the requested size, synchronises CUDA around each block, and repeats blocks
-until ``min_run_time`` has passed; the median of the blocks is the statistic.
+size, thread count), its statistics (median, inter-quartile range and minimum of the
+timed blocks) and every block's time, so a comparison can test distributions rather
+than two numbers.
 
-Each session also times a fixed reference kernel (a float32 ``256 x 256 @ 256 x 256``
-matrix product) with the same device and threads. ``latency_rel`` is a latency divided
-by that reference: a ratio stays comparable across machines and across a noisy
-machine's good and bad minutes, where milliseconds do not.
+How one figure is taken (:func:`time_rounds`): after warm-up, ``ROUNDS`` rounds of the
+model's blocks (``Timer.blocked_autorange``, ``min_run_time / ROUNDS`` seconds each)
+alternate with short runs of a reference kernel (see :mod:`suite.measure.reference`),
+one before the first round and one after each, so every round has a reference taken
+under the same conditions (the mean of the two around it). ``latency_rel`` is the
+median over blocks of block time / its round's reference: a busy minute slows both and
+the ratio stays comparable, where milliseconds do not.
+
+A figure is **unstable** (:func:`suite.measure.stability.assess`) when the machine
+visibly changed while it was taken: the reference's rate drifted between rounds, the
+model's rounds disagree, or its blocks are widely spread. It is measured again, up to
+``MAX_ATTEMPTS`` times in all; if no attempt is stable, the steadiest one is kept and
+recorded with ``stability="unstable"`` and the reason. The minimum block time is kept
+beside the median: on a shared host it is the most robust estimate of the model's own
+cost (noise only ever adds time).
 
 Two scopes: ``model`` (features in, logits out) and ``e2e`` (waveform in, logits out,
 front end included), so that a raw-waveform model, which pays for all its own work, is
@@ -18,20 +28,30 @@ compared fairly with spectrogram models.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
-from torch.utils.benchmark import Measurement, Timer
+from torch.utils.benchmark import Timer
 
 from suite.features import build_frontend
 from suite.input_spec import InputSpec
+from suite.measure.reference import matmul_gflops, reference_kernel, reference_kind
+from suite.measure.stability import MAX_ATTEMPTS, Assessment, assess
 
-REFERENCE_SIZE = 256
 DEFAULT_MIN_RUN_TIME = 0.3
 WARMUP_CALLS = 3
+#: Model rounds per figure, each followed by a reference run.
+ROUNDS = 5
+#: Model blocks per round at least (a slow model gets several blocks per round, so a
+#: block-level test on one figure can reach its significance level).
+MIN_BLOCKS_PER_ROUND = 3
+#: Seconds of reference blocks per reference run.
+REFERENCE_RUN_TIME = 0.01
 
 
 @dataclass
@@ -48,53 +68,139 @@ class Timing:
     error: str = ""
     median_ms: float | None = None
     iqr_ms: float | None = None
+    min_ms: float | None = None
     runs: int = 0
     times_ms: list[float] = field(default_factory=list)
+    block_rounds: list[int] = field(default_factory=list)
+    reference_kind: str = ""
+    reference_rounds_ms: list[float] = field(default_factory=list)
     reference_ms: float | None = None
     latency_rel: float | None = None
+    stability: str = ""
+    unstable_reason: str = ""
+    attempts: int = 0
     throughput: float | None = None
     gflops_achieved: float | None = None
-    peak_gflops: float | None = None
+    matmul_gflops: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def time_call(fn: Callable[[], object], threads: int, min_run_time: float = DEFAULT_MIN_RUN_TIME) -> Measurement:
-    """Time ``fn()`` with :meth:`torch.utils.benchmark.Timer.blocked_autorange` on ``threads`` threads."""
+@dataclass
+class Rounds:
+    """The raw material of one attempt: every model block and the reference of each round."""
+
+    times_ms: list[float]
+    block_rounds: list[int]
+    reference_rounds_ms: list[float]
+
+    def relative(self) -> np.ndarray:
+        """Each block's time divided by the reference of its round."""
+        return np.asarray(self.times_ms) / np.asarray(self.reference_rounds_ms)[np.asarray(self.block_rounds)]
+
+
+def _blocks(fn: Callable[[], object], threads: int, seconds: float, at_least: int) -> list[float]:
+    """Per-call times (s) of ``Timer.blocked_autorange`` blocks: ``seconds`` of them, and ``at_least`` blocks."""
+    timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
+    times: list[float] = []
+    while not times or len(times) < at_least:
+        times += timer.blocked_autorange(min_run_time=seconds).times
+    return times
+
+
+def time_rounds(
+    fn: Callable[[], object],
+    reference: Callable[[], object],
+    threads: int,
+    min_run_time: float = DEFAULT_MIN_RUN_TIME,
+    rounds: int = ROUNDS,
+) -> Rounds:
+    """Time ``fn()`` in ``rounds`` rounds with ``reference()`` timed before the first and after each.
+
+    Args:
+        fn: The work to time (one model call).
+        reference: The reference kernel (see :mod:`suite.measure.reference`).
+        threads (int): Intra-op threads for both.
+        min_run_time (float): Seconds of model blocks in all. (Default: ``0.3``)
+        rounds (int): Model rounds. (Default: ``5``)
+    """
     for _ in range(WARMUP_CALLS):  # lazy initialisation, allocator growth, oneDNN primitive caches
         fn()
-    return Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads).blocked_autorange(min_run_time=min_run_time)
+        reference()
+    references = [float(np.median(_blocks(reference, threads, REFERENCE_RUN_TIME, 1)))]
+    times: list[float] = []
+    block_rounds: list[int] = []
+    for index in range(rounds):
+        blocks = _blocks(fn, threads, min_run_time / rounds, MIN_BLOCKS_PER_ROUND)
+        times += blocks
+        block_rounds += [index] * len(blocks)
+        references.append(float(np.median(_blocks(reference, threads, REFERENCE_RUN_TIME, 1))))
+    # The reference of a round: the mean of the runs just before and just after it.
+    around = [(before + after) / 2 * 1e3 for before, after in itertools.pairwise(references)]
+    return Rounds([t * 1e3 for t in times], block_rounds, around)
 
 
-def reference_ms(device: torch.device, threads: int, min_run_time: float = DEFAULT_MIN_RUN_TIME) -> float:
-    """Median time of the calibration kernel: a float32 ``256 x 256`` matrix product."""
-    generator = torch.Generator().manual_seed(0)
-    a, b = (torch.randn(REFERENCE_SIZE, REFERENCE_SIZE, generator=generator).to(device) for _ in range(2))
-    return time_call(lambda: torch.mm(a, b), threads, min_run_time).median * 1e3
-
-
-def reference_gflops(reference: float) -> float:
-    """The machine's measured matrix-product rate: ``2 * 256^3`` flops per reference run."""
-    return 2 * REFERENCE_SIZE**3 / (reference * 1e-3) / 1e9
-
-
-def _timing(measurement: Measurement, base: dict[str, Any], reference: float, macs: int | None) -> Timing:
-    median = measurement.median * 1e3
+def _timing(rounds: Rounds, verdict: Assessment, attempts: int, base: dict[str, Any], kind: str, macs: int | None) -> Timing:
+    times = np.asarray(rounds.times_ms)
+    median = float(np.median(times))
+    q1, q3 = np.percentile(times, [25, 75])
     batch = base["batch_size"]
+    reference = float(np.median(rounds.reference_rounds_ms))
     return Timing(
         **base,
         median_ms=median,
-        iqr_ms=measurement.iqr * 1e3,
-        runs=len(measurement.times),
-        times_ms=[t * 1e3 for t in measurement.times],
+        iqr_ms=float(q3 - q1),
+        min_ms=float(times.min()),
+        runs=len(times),
+        times_ms=rounds.times_ms,
+        block_rounds=rounds.block_rounds,
+        reference_kind=kind,
+        reference_rounds_ms=rounds.reference_rounds_ms,
         reference_ms=reference,
-        latency_rel=median / reference,
+        latency_rel=float(np.median(rounds.relative())),
+        stability="stable" if verdict.stable else "unstable",
+        unstable_reason=verdict.reason,
+        attempts=attempts,
         throughput=batch / (median * 1e-3),
-        # 2 flops per MAC, for every example of the batch, per second.
-        gflops_achieved=2 * macs * batch / (median * 1e-3) / 1e9 if macs else None,
-        peak_gflops=reference_gflops(reference),
+        # 2 flops per MAC, for every example of the batch, per second; the model's MACs
+        # say nothing of the front end's work, so e2e figures get none.
+        gflops_achieved=2 * macs * batch / (median * 1e-3) / 1e9 if macs and base["scope"] == "model" else None,
+        matmul_gflops=matmul_gflops(reference) if kind == "compute" else None,
     )
+
+
+def measure_figure(
+    fn: Callable[[], object],
+    base: dict[str, Any],
+    device: torch.device,
+    macs: int | None = None,
+    min_run_time: float = DEFAULT_MIN_RUN_TIME,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> Timing:
+    """One :class:`Timing` of ``fn()``: rounds with the matching reference, re-measured while unstable.
+
+    Args:
+        fn: One call of the model on its example batch.
+        base (dict): The settings (scope, device, backend, dtype, batch_size, threads).
+        device (torch.device): Where the reference kernel runs.
+        macs (int, optional): MACs per example, for ``gflops_achieved``.
+        min_run_time (float): Seconds of model blocks per attempt. (Default: ``0.3``)
+        max_attempts (int): Attempts in all while the figure is unstable. (Default: ``3``)
+    """
+    kind = reference_kind(base["batch_size"])
+    reference = reference_kernel(kind, device)
+    best: tuple[Rounds, Assessment] | None = None
+    attempts = 0
+    for attempts in range(1, max_attempts + 1):  # noqa: B007 - the count is recorded
+        rounds = time_rounds(fn, reference, base["threads"], min_run_time)
+        verdict = assess(rounds.times_ms, rounds.block_rounds, rounds.reference_rounds_ms)
+        if best is None or verdict.badness < best[1].badness:
+            best = (rounds, verdict)
+        if verdict.stable:
+            break
+    assert best is not None
+    return _timing(best[0], best[1], attempts, base, kind, macs)
 
 
 def _runnable(model: nn.Module, backend: str) -> nn.Module:
@@ -124,7 +230,7 @@ def measure_latency(
             waveforms through the spec's front end first.
         macs (int, optional): MACs per example, for ``gflops_achieved``.
         devices, batch_sizes, threads, backends, scopes: What to measure.
-        min_run_time (float): Seconds of timed runs per figure. (Default: ``0.3``)
+        min_run_time (float): Seconds of timed model blocks per figure (per attempt). (Default: ``0.3``)
 
     Returns:
         list[Timing]: one per combination. A CUDA device that is absent gives
@@ -145,7 +251,6 @@ def measure_latency(
                 ]
                 continue
             device = torch.device(device_name)
-            reference = reference_ms(device, thread_count, min_run_time)
             pipelines = {"model": model.to(device), "e2e": nn.Sequential(build_frontend(spec), model).to(device).eval()}
             for backend in backends:
                 for scope in scopes:
@@ -156,9 +261,8 @@ def measure_latency(
                         try:
                             runnable = _runnable(pipelines[scope], backend)
                             with torch.inference_mode():
-                                measurement = time_call(lambda r=runnable, x=example: r(x), thread_count, min_run_time)
+                                call = lambda r=runnable, x=example: r(x)  # noqa: E731
+                                timings.append(measure_figure(call, base, device, macs, min_run_time))
                         except Exception as error:  # one failing backend must not stop the others
                             timings.append(Timing(**base, status="failed", error=f"{type(error).__name__}: {error}"))
-                            continue
-                        timings.append(_timing(measurement, base, reference, macs))
     return timings

@@ -37,7 +37,9 @@ def _mac_convention(runs: list[RunInfo]) -> str:
 
 def methodology(runs: list[RunInfo], latency_measured: bool, memory_measured: bool) -> list[Item]:
     """The methodology paragraphs for these runs."""
-    from suite.measure.latency import REFERENCE_SIZE, WARMUP_CALLS
+    from suite.measure.latency import ROUNDS, WARMUP_CALLS
+    from suite.measure.reference import COMPUTE_SIZE
+    from suite.measure.stability import MAX_ATTEMPTS
 
     configs = [run.manifest.get("config") or {} for run in runs]
     tolerances = _distinct([f"{float(c['tolerance']):.0%}" for c in configs if c.get("tolerance") is not None]) or ["5%"]
@@ -67,11 +69,14 @@ def methodology(runs: list[RunInfo], latency_measured: bool, memory_measured: bo
         Item(
             "Latency",
             f"torch.utils.benchmark.Timer.blocked_autorange after {WARMUP_CALLS} warm-up calls, models in eval mode "
-            "under torch.inference_mode, float32, thread count set explicitly; the figure is the median of the timed "
-            "blocks (inter-quartile range and every block's time are kept in trials.jsonl). Scope 'model' is features "
-            "in, logits out; 'e2e' adds the front end (waveform in). Latency ÷ reference divides by a float32 "
-            f"{REFERENCE_SIZE} x {REFERENCE_SIZE} matrix product timed alongside, which compares across machines where "
-            "milliseconds do not." + ("" if latency_measured else " Not measured in these runs."),
+            "under torch.inference_mode, float32, thread count set explicitly, in "
+            f"{ROUNDS} rounds with a reference kernel timed between them; the figure is the median of the timed "
+            "blocks (the minimum, inter-quartile range and every block's time are kept in trials.jsonl). Scope 'model' "
+            "is features in, logits out; 'e2e' adds the front end (waveform in). Latency ÷ reference divides each "
+            "block by the reference of its round: a dispatch-bound tiny perceptron step for batch 1, a float32 "
+            f"{COMPUTE_SIZE} x {COMPUTE_SIZE} matrix product for larger batches. A figure whose reference drifted or "
+            f"whose rounds or blocks disagreed is re-measured (up to {MAX_ATTEMPTS} attempts) and otherwise marked "
+            "unstable" + ("" if latency_measured else " Not measured in these runs."),
         ),
         Item(
             "Peak memory",

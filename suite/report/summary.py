@@ -93,13 +93,15 @@ def summarise(results: Results) -> pd.DataFrame:
     accuracy and macro-F1 ``_mean``, ``_std`` (sample, NaN for one seed), ``_min`` and
     ``_max``; the means over seeds of training time, latency and memory; one
     ``latency_<scope>_<device>_<backend>_b<batch>_t<threads>_ms`` column per timed
-    setting; and ``rank`` (1 = best mean accuracy, ties share a rank; NaN when no seed
-    finished).
+    setting; ``n_unstable`` (seeds whose latency was recorded ``unstable``); and
+    ``rank`` (1 = best mean accuracy, ties share a rank; NaN when no seed finished).
     """
     trials = results.trials
     if trials.empty:
         return pd.DataFrame(columns=[*GROUP, "n_trials", "n_ok", "rank"])
     trials = trials.assign(_ok=trials["status"] == "ok")
+    if "latency_stability" not in trials:  # results written before stability was recorded
+        trials = trials.assign(latency_stability=None)
     groups = trials.groupby(GROUP, sort=False, dropna=False)
     counts = groups.agg(
         n_trials=("status", "size"),
@@ -118,6 +120,8 @@ def summarise(results: Results) -> pd.DataFrame:
         macro_f1_mean=("macro_f1", "mean"),
         macro_f1_std=("macro_f1", "std"),
         **{column: (column, "mean") for column in MEAN_COLUMNS},
+        # Seeds whose latency was measured while the machine was visibly disturbed.
+        n_unstable=("latency_stability", lambda s: int((s == "unstable").sum())),
     )
     # Counts come from ok trials when there are any; an infeasible-only group still has its nearest width.
     firsts = pd.concat([ok, trials[~trials["_ok"]]]).groupby(GROUP, sort=False, dropna=False)

@@ -66,6 +66,15 @@ def _seeds(row: pd.Series) -> str:
     return f"{text} ({', '.join(problems)})" if problems else text
 
 
+def _unstable(row: pd.Series) -> bool:
+    return bool(row.get("n_unstable", 0) or 0)
+
+
+def _latency_cell(row: pd.Series) -> str:
+    """The headline latency, marked when a seed's figures were measured on a disturbed machine."""
+    return numbers.milliseconds(row["latency_ms"]) + (" (unstable)" if _unstable(row) else "")
+
+
 def leaderboard_columns(board: pd.DataFrame, settings: list[Setting]) -> list[Column]:
     """The columns a leaderboard shows: only the measurements that some row of it has."""
     columns = [
@@ -80,7 +89,7 @@ def leaderboard_columns(board: pd.DataFrame, settings: list[Setting]) -> list[Co
         Column("MACs", "macs", lambda r: numbers.count(r["macs"]), "min"),
     ]
     if board["latency_ms"].notna().any():
-        columns.append(Column("latency CPU b1", "latency_ms", lambda r: numbers.milliseconds(r["latency_ms"]), "min"))
+        columns.append(Column("latency CPU b1", "latency_ms", _latency_cell, "min"))
     headline = headline_setting(settings)
     show_threads = len({s.threads for s in settings}) > 1
     others = [s for s in settings if s != headline and s.column in board and board[s.column].notna().any()]
@@ -113,6 +122,12 @@ def leaderboard(board: pd.DataFrame, settings: list[Setting], caption: str) -> T
         notes.append("Models without a rank have no finished seed; the reasons are under “Failed, infeasible and missing”.")
     if (board["n_ok"] == 1).any():
         notes.append("A model with one seed has no spread (no ±).")
+    if "n_unstable" in board and board["n_unstable"].fillna(0).gt(0).any():
+        notes.append(
+            "“(unstable)”: the machine was visibly disturbed while this latency was timed (the reference kernel drifted "
+            "between rounds, or the rounds or blocks disagreed) and three attempts did not give a steady figure: "
+            "treat it as an upper bound."
+        )
     return Table([c.title for c in columns], rows, caption, notes, [c.numeric for c in columns])
 
 
