@@ -8,13 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from markdown_it import MarkdownIt
 
 from suite.cli import main
 from suite.compare.compare import compare_paths
+from suite.compare.latency import RunSpread, Sessions, judge_latency, smallest_p
 from suite.compare.render import render_comparison
-from suite.compare.stats import judge_accuracy, judge_exact, judge_relative, judge_times
+from suite.compare.stats import judge_accuracy, judge_exact, judge_relative
 from suite.compare.thresholds import DEFAULT_FAIL_ON, FailOn, parse_fail_on
 from suite.errors import SuiteError
 from suite.report.load import load_results
@@ -66,21 +68,59 @@ def times(median: float, n: int, seed: int, spread: float = 0.05) -> list[float]
     return [median * rng.uniform(1 - spread, 1 + spread) for _ in range(n)]
 
 
-def test_latency_needs_significance_and_effect_size() -> None:
-    base = times(1.0, 40, 0)
-    assert judge_times(base, times(1.0, 40, 1), 1.0, 1.0, 0.10).verdict == "unchanged"
-    assert judge_times(base, times(1.2, 40, 1), 1.0, 1.2, 0.10).verdict == "regressed"
-    assert judge_times(base, times(0.8, 40, 1), 1.0, 0.8, 0.10).verdict == "improved"
+def one(median: float, n: int, seed: int, spread: float = 0.05) -> Sessions:
+    return Sessions.of([times(median, n, seed, spread)])
+
+
+def test_latency_of_one_run_a_side_needs_significance_and_effect_size() -> None:
+    base = one(1.0, 40, 0)
+    assert judge_latency(base, one(1.0, 40, 1), 1.0, 1.0, 0.10).verdict == "unchanged"
+    assert judge_latency(base, one(1.2, 40, 1), 1.0, 1.2, 0.10).verdict == "regressed"
+    assert judge_latency(base, one(0.8, 40, 1), 1.0, 0.8, 0.10).verdict == "improved"
     # Significant but smaller than the threshold: noise as far as the gate is concerned.
-    small = judge_times(base, times(1.04, 40, 1, spread=0.01), 1.0, 1.04, 0.10)
-    assert small.verdict == "unchanged" and "p=" in small.detail
+    small = judge_latency(base, one(1.04, 40, 1, spread=0.01), 1.0, 1.04, 0.10)
+    assert small.verdict == "unchanged" and "Mann-Whitney on blocks p=" in small.detail
     # Large but not significant: two wildly spread samples.
-    wild = judge_times([1, 5, 1, 5, 1, 5], [5, 1, 5, 1, 5, 1.5], 3.0, 3.5, 0.10)
+    wild = judge_latency(Sessions.of([[1, 5, 1, 5, 1, 5]]), Sessions.of([[5, 1, 5, 1, 5, 1.5]]), 3.0, 3.5, 0.10)
     assert wild.verdict == "unchanged"
 
 
+def test_too_few_blocks_to_reach_alpha_fall_back_to_the_threshold_and_say_so() -> None:
+    # 4 vs 4 blocks: the exact test's smallest two-sided p is 2/70 = 0.029 > 0.01.
+    assert smallest_p(4, 4) == pytest.approx(2 / 70)
+    judged = judge_latency(Sessions.of([[1.0] * 4]), Sessions.of([[1.3] * 4]), 1.0, 1.3, 0.10)
+    assert judged.verdict == "regressed" and "cannot reach p<0.01: threshold only" in judged.detail
+
+
+def test_several_runs_make_the_run_the_unit_with_the_pooled_run_spread() -> None:
+    rng = np.random.default_rng(0)
+    # Blocks within a run are tight (1 %), runs drift by 5 %: pooling blocks would call every drift significant.
+    base = Sessions.of([rng.normal(level, 0.01 * level, 30) for level in (1.0, 1.05, 0.96)])
+    drifted = Sessions.of([rng.normal(1.08, 0.01, 30)])  # +8 %: one run's drift, not a regression
+    # The spread is pooled over the comparison's settings (five models here): the drift is the machine's.
+    others = [Sessions.of([rng.normal(level, 0.01, 30) for level in rng.lognormal(0, 0.05, 3)]) for _ in range(4)]
+    spread = RunSpread.pooled([base, *others])
+    assert spread.df == 10
+    judged = judge_latency(base, drifted, 1.0, 1.08, 0.05, spread)
+    assert judged.verdict == "unchanged" and "t over runs" in judged.detail and "3 vs 1 runs" in judged.detail
+    # Blocks alone would have called the same drift a regression.
+    assert judge_latency(Sessions.of([np.concatenate(base.blocks)]), drifted, 1.0, 1.08, 0.05).verdict == "regressed"
+    assert judge_latency(base, Sessions.of([rng.normal(1.5, 0.01, 30)]), 1.0, 1.5, 0.10, spread).verdict == "regressed"
+
+
+def test_unstable_figures_are_left_out_and_never_regress_alone() -> None:
+    base = Sessions.of([times(1.0, 30, 0)])
+    disturbed = Sessions.of([times(2.0, 30, 1)], unstable=[True])
+    judged = judge_latency(base, disturbed, 1.0, 2.0, 0.10)
+    assert judged.verdict == "unstable" and "NEW measured only on a disturbed machine" in judged.detail
+    # A stable session of the same setting is used, the disturbed one left out.
+    mixed = Sessions.of([times(2.0, 30, 1), times(1.0, 30, 2)], unstable=[True, False])
+    kept = judge_latency(base, mixed, 1.0, 1.0, 0.10)
+    assert kept.verdict == "unchanged" and "1 unstable run(s) left out" in kept.detail
+
+
 def test_latency_without_raw_times_says_it_used_the_threshold_only() -> None:
-    judged = judge_times(None, None, 1.0, 1.3, 0.10)
+    judged = judge_latency(None, None, 1.0, 1.3, 0.10)
     assert judged.verdict == "regressed" and "threshold only" in judged.detail
 
 

@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from suite.compare.latency import RunSpread, judge_latency
 from suite.compare.sides import KEYS, SETTING, Side, load_side
-from suite.compare.stats import Judgement, judge_accuracy, judge_exact, judge_relative, judge_times
+from suite.compare.stats import Judgement, judge_accuracy, judge_exact, judge_relative
 from suite.compare.thresholds import FailOn
 from suite.errors import SuiteError
 
@@ -93,6 +94,9 @@ def _model_rows(key: dict[str, Any], b: pd.Series, n: pd.Series, base: Side, new
 
 def _latency_rows(base: Side, new: Side, basis: str, threshold: float, notes: list[str]) -> list[dict[str, Any]]:
     merged = base.latency.merge(new.latency, on=[*KEYS, *SETTING], how="outer", suffixes=("_base", "_new"), indicator=True)
+    both = merged[merged["_merge"] == "both"]
+    sessions = [s for column in (f"sessions_{basis}_base", f"sessions_{basis}_new") for s in both[column] if s is not None]
+    spread = RunSpread.pooled(sessions)
     rows, unjudged = [], 0
     for _, r in merged.iterrows():
         key = {k: r[k] for k in KEYS}
@@ -100,15 +104,28 @@ def _latency_rows(base: Side, new: Side, basis: str, threshold: float, notes: li
         if r["_merge"] != "both":
             rows.append(_missing(key, metric, "BASE" if r["_merge"] == "left_only" else "NEW"))
             continue
-        b_median, n_median = r[f"median_{basis}_base"], r[f"median_{basis}_new"]
-        if pd.isna(b_median) or pd.isna(n_median):
+        b_level, n_level = r[f"median_{basis}_base"], r[f"median_{basis}_new"]
+        if pd.isna(b_level) or pd.isna(n_level):
             unjudged += 1
             continue
-        judged = judge_times(r[f"times_{basis}_base"], r[f"times_{basis}_new"], b_median, n_median, threshold)
-        rows.append(_row(key, metric, b_median, n_median, judged))
+        judged = judge_latency(r[f"sessions_{basis}_base"], r[f"sessions_{basis}_new"], b_level, n_level, threshold, spread)
+        rows.append(_row(key, metric, judged_level(r, basis, "base", b_level), judged_level(r, basis, "new", n_level), judged))
     if unjudged:
         notes.append(f"{unjudged} latency setting(s) have no {basis} figure on both sides and were not compared")
+    for name, side in (("BASE", base), ("NEW", new)):
+        unstable = int(side.latency["n_unstable"].fillna(0).sum()) if "n_unstable" in side.latency else 0
+        if unstable:
+            notes.append(
+                f"{name}: {unstable} latency figure(s) were measured while the machine was disturbed (unstable); "
+                "they are left out where the same setting has stable figures, and never judged a regression alone"
+            )
     return rows
+
+
+def judged_level(row: pd.Series, basis: str, side: str, fallback: float) -> float:
+    """The level a side's latency was judged at (its stable sessions' geometric mean), for the table."""
+    sessions = row[f"sessions_{basis}_{side}"]
+    return sessions.usable().level() if sessions is not None else fallback
 
 
 def compare_sides(base: Side, new: Side, fail_on: FailOn, basis: Basis = "auto") -> Comparison:

@@ -17,11 +17,12 @@ from suite.budget import format_count
 from suite.compare.compare import Comparison
 
 FORMATS = ("table", "md", "json")
-_ORDER = {"regressed": 0, "missing": 1, "improved": 2, "changed": 3, "unchanged": 4}
+_ORDER = {"regressed": 0, "missing": 1, "unstable": 2, "improved": 3, "changed": 4, "unchanged": 5}
 _MARK = {
     "regressed": "❌ regressed",
     "improved": "✅ improved",
     "missing": "⚠️ missing",
+    "unstable": "⚠️ unstable (not judged)",
     "changed": "changed",
     "unchanged": "unchanged",
 }

@@ -6,9 +6,10 @@ Both sources become the same two tables, aggregated over seeds:
   accuracy and macro-F1 mean, standard deviation and number of seeds, the counts, the
   budget error and peak memory;
 - ``latency``: one row per model and timed setting (scope, device, backend, batch size,
-  threads) with the median in milliseconds and relative to the calibration kernel and,
-  from a results folder, every raw per-block time of every seed pooled (in ms and
-  relative).
+  threads) with its level in milliseconds and relative to the interleaved reference
+  kernel and, from a results folder, the blocks of every session (each trial's timing
+  of that setting; in ms and relative to the reference of the block's round) with
+  whether the session was ``unstable``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suite.compare.latency import Sessions
 from suite.errors import SuiteError
 from suite.report.load import RunInfo, expand_run_dirs, load_results
 
@@ -65,11 +67,6 @@ def load_side(path: str | Path) -> Side:
     if side.models.empty:
         raise SuiteError(f"{path} holds no finished or infeasible trial to compare")
     return side
-
-
-def _pooled(values: pd.Series) -> list[float] | None:
-    lists = [v for v in values if isinstance(v, list) and v]
-    return [float(t) for times in lists for t in times] if lists and len(lists) == len(values) else None
 
 
 def _read_runs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[RunInfo], list[str]]:
@@ -119,27 +116,45 @@ def _from_results(path: Path) -> Side:
     )
 
 
+def _relative_blocks(row: pd.Series) -> list[float] | None:
+    """Each block divided by the reference of its round (older results: by the session's one reference)."""
+    times = row.get("times_ms")
+    if not isinstance(times, list) or not times:
+        return None
+    rounds, references = row.get("block_rounds"), row.get("reference_rounds_ms")
+    if isinstance(rounds, list) and isinstance(references, list) and len(rounds) == len(times) and references:
+        return [t / references[r] for t, r in zip(times, rounds, strict=True)]
+    reference = row.get("reference_ms")
+    return [t / reference for t in times] if reference and np.isfinite(reference) else None
+
+
+def _sessions(blocks: list[list[float] | None], unstable: list[bool]) -> Sessions | None:
+    """The sessions of one setting, or ``None`` unless every session kept its blocks."""
+    if not blocks or any(b is None for b in blocks):
+        return None
+    return Sessions.of(blocks, unstable)  # type: ignore[arg-type]
+
+
 def _latency_from_timings(timings: pd.DataFrame) -> pd.DataFrame:
-    columns = [*KEYS, *SETTING, "median_ms", "median_rel", "times_ms", "times_rel"]
+    """One row per model and setting; every trial's timing of it is one session (a run's measurement of that model)."""
+    columns = [*KEYS, *SETTING, "median_ms", "median_rel", "sessions_ms", "sessions_rel", "n_unstable"]
     if timings.empty:
         return pd.DataFrame(columns=columns)
-    timings = timings[timings["status"] == "ok"].copy()
-    if "times_ms" not in timings:
-        timings["times_ms"] = None
-    timings["times_rel"] = [
-        [t / ref for t in times] if isinstance(times, list) and ref and np.isfinite(ref) else None
-        for times, ref in zip(timings["times_ms"], timings["reference_ms"], strict=True)
-    ]
+    timings = timings[timings["status"] == "ok"]
     rows = []
     for key, group in timings.groupby([*KEYS, *SETTING], sort=False):
-        times_ms, times_rel = _pooled(group["times_ms"]), _pooled(group["times_rel"])
+        records = [r for _, r in group.iterrows()]
+        unstable = [r.get("stability") == "unstable" for r in records]
+        blocks_ms = [r["times_ms"] if isinstance(r.get("times_ms"), list) and r["times_ms"] else None for r in records]
+        sessions_ms, sessions_rel = _sessions(blocks_ms, unstable), _sessions([_relative_blocks(r) for r in records], unstable)
         rows.append(
             dict(
                 zip([*KEYS, *SETTING], key, strict=True),
-                median_ms=float(np.median(times_ms)) if times_ms else float(group["median_ms"].median()),
-                median_rel=float(np.median(times_rel)) if times_rel else float(group["latency_rel"].median()),
-                times_ms=times_ms,
-                times_rel=times_rel,
+                median_ms=sessions_ms.usable().level() if sessions_ms else float(group["median_ms"].median()),
+                median_rel=sessions_rel.usable().level() if sessions_rel else float(group["latency_rel"].median()),
+                sessions_ms=sessions_ms,
+                sessions_rel=sessions_rel,
+                n_unstable=sum(unstable),
             )
         )
     return pd.DataFrame(rows, columns=columns)
@@ -171,7 +186,8 @@ def _from_summary(path: Path) -> Side:
             rel = row.get("latency_rel", np.nan) if headline else np.nan
             setting = {"scope": scope, "device": device, "backend": backend, "batch_size": int(batch), "threads": int(threads)}
             rows.append({**{k: row[k] for k in KEYS}, **setting, "median_ms": row[column], "median_rel": rel})
-    latency = pd.DataFrame(rows, columns=[*KEYS, *SETTING, "median_ms", "median_rel"]).assign(times_ms=None, times_rel=None)
+    latency = pd.DataFrame(rows, columns=[*KEYS, *SETTING, "median_ms", "median_rel"])
+    latency = latency.assign(sessions_ms=None, sessions_rel=None, n_unstable=0)
     return Side(
         source=str(path),
         machines=sorted(set(summary["machine"].dropna())),

@@ -2,13 +2,8 @@
 
 Each judge returns a :class:`Judgement`. The rules, and why:
 
-- **Latency** is noisy on shared machines, so a change must be both *real* and *large
-  enough to matter*: the two sets of raw per-block times differ by a two-sided
-  Mann-Whitney U test at ``alpha`` (rank-based: a few slow outlier blocks cannot fake
-  a shift), and the medians differ by at least the ``--fail-on`` percentage. A
-  significant 2 % change is noise from the host's point of view; a 30 % change measured
-  from 3 runs is not significant. Without raw times (comparing ``summary.csv`` files),
-  only the percentage can be checked, and the detail says so.
+- **Latency**: see :mod:`suite.compare.latency` (runs or blocks as the unit, a
+  significance test and a threshold, unstable figures never judged alone).
 - **Accuracy** varies with the seed, so a drop must exceed twice the pooled standard
   error of the two means (about a 95 % bound) and a minimum in points.
 - **Memory** on CPU is counted from allocation events and barely varies: a plain
@@ -20,18 +15,12 @@ Each judge returns a :class:`Judgement`. The rules, and why:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-from scipy.stats import mannwhitneyu
-
-Verdict = Literal["improved", "regressed", "unchanged", "changed", "missing"]
-#: Significance level of the latency test.
+Verdict = Literal["improved", "regressed", "unchanged", "changed", "missing", "unstable"]
+#: Significance level of the latency and accuracy tests.
 ALPHA = 0.01
-#: A latency test needs at least this many raw times on each side.
-MIN_RUNS = 5
 #: An accuracy change must exceed this many pooled standard errors.
 SE_FACTOR = 2.0
 
@@ -47,33 +36,6 @@ class Judgement:
 
 def _relative_change(base: float, new: float) -> float:
     return new / base - 1 if base else math.inf if new else 0.0
-
-
-def judge_times(
-    base: Sequence[float] | None,
-    new: Sequence[float] | None,
-    base_median: float,
-    new_median: float,
-    threshold: float,
-    alpha: float = ALPHA,
-) -> Judgement:
-    """Latency (lower is better) from raw times when both sides have them, else from the medians alone.
-
-    Args:
-        base, new: Raw per-block times, or ``None`` when only medians are known.
-        base_median, new_median: The medians compared (the effect size).
-        threshold (float): Smallest relative change that counts (0.10 = 10 %).
-        alpha (float): Significance level of the Mann-Whitney U test. (Default: ``0.01``)
-    """
-    change = _relative_change(base_median, new_median)
-    beyond = abs(change) >= threshold
-    direction: Verdict = "regressed" if change > 0 else "improved"
-    if base is None or new is None or min(len(base), len(new)) < MIN_RUNS:
-        detail = f"{change:+.1%}; threshold {threshold:.0%}; no raw times on both sides: threshold only"
-        return Judgement(direction if beyond else "unchanged", change, detail)
-    p_value = float(mannwhitneyu(np.asarray(base), np.asarray(new), alternative="two-sided").pvalue)
-    detail = f"{change:+.1%}; threshold {threshold:.0%}; Mann-Whitney p={p_value:.2g} ({len(base)} vs {len(new)} runs)"
-    return Judgement(direction if beyond and p_value < alpha else "unchanged", change, detail)
 
 
 def _standard_error(std: float, n: int) -> float:

@@ -1,0 +1,57 @@
+"""The latency judge's error rates, by simulation: false alarms under session drift, power against a real slowdown.
+
+Each simulated comparison is shaped like the CI gate: ``SETTINGS`` timed settings (five
+families, two scopes), a baseline of three runs and one new run, every run one session
+whose level drifts by a log-normal factor (the machine's state), and ``BLOCKS`` blocks
+per session (the default timer's minimum: 5 rounds of at least 3 blocks) with their own
+log-normal noise. The run spread is pooled over the settings as ``suite compare`` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from suite.compare.latency import RunSpread, Sessions, judge_latency
+from suite.measure.latency import MIN_BLOCKS_PER_ROUND, ROUNDS
+
+SETTINGS = 10
+BLOCKS = ROUNDS * MIN_BLOCKS_PER_ROUND
+COMPARISONS = 1000
+THRESHOLD = 0.10
+
+
+def simulate(
+    rng: np.random.Generator, base_runs: int, new_runs: int, drift: float, block_noise: float, slowdown: float
+) -> np.ndarray:
+    """Verdicts of ``COMPARISONS x SETTINGS`` simulated settings (NEW is ``1 + slowdown`` times slower)."""
+    verdicts = []
+    for _ in range(COMPARISONS):
+        sides = []
+        for runs, factor in ((base_runs, 1.0), (new_runs, 1.0 + slowdown)):
+            levels = factor * rng.lognormal(0.0, drift, size=(SETTINGS, runs))
+            blocks = levels[..., None] * rng.lognormal(0.0, block_noise, size=(SETTINGS, runs, BLOCKS))
+            sides.append([Sessions.of(list(setting)) for setting in blocks])
+        spread = RunSpread.pooled([s for side in sides for s in side])
+        for base, new in zip(*sides, strict=True):
+            verdicts.append(judge_latency(base, new, base.level(), new.level(), THRESHOLD, spread).verdict)
+    return np.asarray(verdicts)
+
+
+@pytest.mark.parametrize("base_runs, new_runs", [(3, 1), (3, 3), (5, 1)])
+def test_false_alarms_with_five_percent_session_drift_stay_below_one_percent(base_runs: int, new_runs: int) -> None:
+    verdicts = simulate(np.random.default_rng(11), base_runs, new_runs, drift=0.05, block_noise=0.03, slowdown=0.0)
+    assert (verdicts == "regressed").mean() <= 0.01
+
+
+@pytest.mark.parametrize("drift", [0.0, 0.02])
+def test_a_twenty_percent_slowdown_at_eight_percent_block_noise_is_caught_nine_times_in_ten(drift: float) -> None:
+    verdicts = simulate(np.random.default_rng(12), 3, 1, drift=drift, block_noise=0.08, slowdown=0.20)
+    assert (verdicts == "regressed").mean() >= 0.90
+
+
+def test_one_run_a_side_is_judged_on_its_blocks_and_catches_a_slowdown() -> None:
+    verdicts = simulate(np.random.default_rng(13), 1, 1, drift=0.0, block_noise=0.08, slowdown=0.20)
+    assert (verdicts == "regressed").mean() >= 0.90
+    quiet = simulate(np.random.default_rng(14), 1, 1, drift=0.0, block_noise=0.08, slowdown=0.0)
+    assert (quiet == "regressed").mean() <= 0.01
