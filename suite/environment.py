@@ -1,7 +1,10 @@
 """Where and with what a result was measured: versions, git commit, machine.
 
 In the manner of lm-evaluation-harness, every results folder carries this, so a number
-can always be traced to the code and the hardware that produced it.
+can always be traced to the code and the hardware that produced it. :func:`machine_label`
+is the one name a machine goes by (in a trial record, and for a manifest in
+:mod:`suite.report.load`), so reports and ``suite compare`` tell machines apart the same
+way whichever executor measured on them.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from suite import __version__
 
@@ -44,6 +45,26 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine_label(cpu: str | None, cpu_count: int | None, gpu: str | None = None) -> str:
+    """``"AMD EPYC 7B13, 2 CPUs"`` (``", NVIDIA H100"`` added when ``gpu`` is given): how machines are told apart.
+
+    Args:
+        cpu (str, optional): CPU model name (:func:`cpu_model`).
+        cpu_count (int, optional): Logical CPUs of the machine (``os.cpu_count()``).
+        gpu (str, optional): GPU name, given only when the trial ran on it. (Default: ``None``)
+    """
+    label = f"{cpu or 'unknown CPU'}, {cpu_count or '?'} CPUs"
+    return f"{label}, {gpu}" if gpu else label
+
+
+def this_machine(device: str) -> str:
+    """:func:`machine_label` of the machine this process runs on; ``device`` (``cpu``, ``cuda``, ``cuda:0``) adds the GPU."""
+    import torch  # here, not at the top: the report reads labels without importing torch
+
+    gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") and torch.cuda.is_available() else None
+    return machine_label(cpu_model(), os.cpu_count(), gpu)
+
+
 def _version(name: str) -> str | None:
     try:
         return version(name)
@@ -53,6 +74,8 @@ def _version(name: str) -> str | None:
 
 def environment() -> dict[str, Any]:
     """Suite and library versions, git commit, Python, CPU, GPU and thread count."""
+    import torch  # see this_machine
+
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
         "suite_version": __version__,

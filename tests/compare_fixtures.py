@@ -32,7 +32,13 @@ def _rescale(timing: Record, time_factor: Callable[[], float], reference_factor:
     ordered = sorted(timing["times_ms"])
     timing["median_ms"] = ordered[len(ordered) // 2]
     timing["reference_ms"] *= reference_factor
-    timing["latency_rel"] = timing["median_ms"] / timing["reference_ms"]
+    if timing.get("reference_rounds_ms"):  # the reference of every round, as the timer records it
+        timing["reference_rounds_ms"] = [r * reference_factor for r in timing["reference_rounds_ms"]]
+        blocks = zip(timing["times_ms"], timing["block_rounds"], strict=True)
+        relative = sorted(t / timing["reference_rounds_ms"][r] for t, r in blocks)
+        timing["latency_rel"] = relative[len(relative) // 2]
+    else:
+        timing["latency_rel"] = timing["median_ms"] / timing["reference_ms"]
 
 
 def jitter_times(run_dir: Path, seed: int, amount: float = 0.05) -> Path:
@@ -70,9 +76,14 @@ def set_field(run_dir: Path, model: str, field: str, change: Callable[[Any], Any
 
 
 def relabel_machine(run_dir: Path, cpu: str) -> Path:
-    """Say the run came from another machine (the manifest's CPU model)."""
+    """Say the run came from another machine (the manifest's CPU model, and the machine each record names)."""
     path = run_dir / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["environment"]["cpu"] = cpu
+
+    def edit(record: Record) -> None:
+        if "machine" in record:
+            record["machine"] = f"{cpu}, {record['machine'].split(', ', 1)[1]}"
+
     path.write_text(json.dumps(manifest))
-    return run_dir
+    return edit_trials(run_dir, edit)

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from suite.measure.latency import Timing
 from suite.results import RunWriter, new_run_dir
 
 MAC_CONVENTION = (
@@ -167,20 +168,35 @@ def _confusion(accuracy: float, classes: int, rng: random.Random) -> list[list[i
 
 
 def _timings(macs: int, rng: random.Random, speed: float) -> list[dict[str, Any]]:
+    """Timings as :class:`suite.measure.latency.Timing` writes them: 5 rounds of 3 blocks, a reference per round."""
     timings = []
-    reference = 0.9 * speed
     for scope in ("model", "e2e"):
         for batch in LATENCY["batch_sizes"]:
             median = speed * (0.05 + macs * batch / 4e8) * (1.3 if scope == "e2e" else 1.0) * rng.uniform(0.95, 1.05)
-            times = [median * rng.uniform(0.97, 1.03) for _ in range(7)]
-            timings.append({
-                "scope": scope, "device": "cpu", "backend": "eager", "dtype": "float32", "batch_size": batch, "threads": 1,
-                "status": "ok", "error": "", "median_ms": median, "iqr_ms": 0.02 * median, "runs": len(times),
-                "times_ms": times, "reference_ms": reference, "latency_rel": median / reference,
-                "throughput": batch / (median * 1e-3), "gflops_achieved": 2 * macs * batch / (median * 1e-3) / 1e9,
-                "matmul_gflops": 2 * 256**3 / (reference * 1e-3) / 1e9,
-            })  # fmt: skip
+            times = [median * rng.uniform(0.97, 1.03) for _ in range(15)]
+            block_rounds = [i // 3 for i in range(15)]
+            kind = "overhead" if batch == 1 else "compute"
+            references = [(0.02 if kind == "overhead" else 0.9) * speed * rng.uniform(0.99, 1.01) for _ in range(5)]
+            reference = sorted(references)[2]
+            relative = sorted(t / references[r] for t, r in zip(times, block_rounds, strict=True))
+            timing = Timing(
+                scope=scope, device="cpu", backend="eager", dtype="float32", batch_size=batch, threads=1,
+                median_ms=sorted(times)[7], iqr_ms=0.02 * median, min_ms=min(times), runs=len(times), times_ms=times,
+                block_rounds=block_rounds, reference_kind=kind, reference_rounds_ms=references, reference_ms=reference,
+                latency_rel=relative[7], stability="stable", attempts=1, throughput=batch / (median * 1e-3),
+                gflops_achieved=2 * macs * batch / (median * 1e-3) / 1e9 if scope == "model" else None,
+                matmul_gflops=2 * 256**3 / (reference * 1e-3) / 1e9 if kind == "compute" else None,
+            )  # fmt: skip
+            timings.append(timing.to_dict())
     return timings
+
+
+def _test_predictions(accuracy: float, classes: int, rng: random.Random, n: int = 60) -> dict[str, list[int]]:
+    """Per-example test targets and predictions with ``round(accuracy * n)`` of them right."""
+    targets = [i % classes for i in range(n)]
+    wrong = set(rng.sample(range(n), n - round(accuracy * n)))
+    predictions = [(t + 1) % classes if i in wrong else t for i, t in enumerate(targets)]
+    return {"test_predictions": predictions, "test_targets": targets}
 
 
 def ok_fields(model: str, scale: float, seed: int, classes: int, measure: bool, speed: float, epochs: int) -> dict[str, Any]:
@@ -208,6 +224,7 @@ def ok_fields(model: str, scale: float, seed: int, classes: int, measure: bool, 
         "best_val_accuracy": max(val),
         "train_seconds": macs / 2e5 * rng.uniform(0.9, 1.1) + 2,
         "samples_per_second": 2400 * ran / (macs / 2e5 + 2),
+        **_test_predictions(accuracy, classes, rng),
         "curves": {
             "train_loss": [2.3 * math.exp(-e / 6) + 0.5 + rng.uniform(0, 0.05) for e in range(ran)],
             "val_accuracy": val,
@@ -218,9 +235,10 @@ def ok_fields(model: str, scale: float, seed: int, classes: int, measure: bool, 
         timings = _timings(macs, rng, speed)
         head, e2e, big = timings[0], timings[2], timings[1]
         record |= {
-            "latency_ms": head["median_ms"], "latency_e2e_ms": e2e["median_ms"], "latency_iqr_ms": head["iqr_ms"],
-            "latency_rel": head["latency_rel"], "throughput": big["throughput"], "gflops_achieved": big["gflops_achieved"],
-            "matmul_gflops": big["matmul_gflops"], "peak_mem_infer_mb": params * 4e-6 + 0.2, "peak_mem_train_mb": params * 1.2e-5 + 3,
+            "latency_ms": head["median_ms"], "latency_min_ms": min(head["times_ms"]), "latency_e2e_ms": e2e["median_ms"],
+            "latency_iqr_ms": head["iqr_ms"], "latency_rel": head["latency_rel"], "latency_stability": "stable",
+            "throughput": big["throughput"], "gflops_achieved": big["gflops_achieved"], "matmul_gflops": big["matmul_gflops"],
+            "peak_mem_infer_mb": params * 4e-6 + 0.2, "peak_mem_train_mb": params * 1.2e-5 + 3,
             "timings": timings,
         }  # fmt: skip
     return record | {"status": "ok", "error": ""}
@@ -291,6 +309,11 @@ def build_run(
             achieved = record["params"] if kind == "params" else record["macs"]
             record["budget_error"] = achieved / value - 1
         record["wall_seconds"] = float(record.get("train_seconds", 0.5)) + 0.4
+        # Where and when each phase ran, after every figure, as suite.executors.base writes them.
+        start = datetime.fromisoformat(started).timestamp()
+        record |= {"machine": f"{cpu}, {cpu_count} CPUs", "train_started": start, "train_ended": start + record["wall_seconds"]}
+        if measure and record["status"] == "ok":
+            record |= {"measure_host": "runner", "measure_pid": 4242, "measure_started": start + 1, "measure_ended": start + 2}
         writer.add_trial(record)
     if status != "running":
         ended = datetime.fromisoformat(started) + timedelta(seconds=sum(r["wall_seconds"] for r in writer.records))

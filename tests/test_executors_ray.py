@@ -1,4 +1,4 @@
-"""The Ray executor on a local Ray cluster (2 CPUs), started once for the module.
+"""The Ray executor on a local Ray cluster (2 CPUs), started once for the module: results, faults, the measurement phase.
 
 Skipped when Ray is not installed (``pip install '.[ray]'``); CI installs it.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -20,11 +21,14 @@ import torch
 
 from suite.cli import main
 from suite.config import parse_config
+from suite.report.load import machine_label
 from suite.run import run_config
 from tests.faulty_models import MARKER_ENV, faulty_models
+from tests.helpers import TINY
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install -c constraints.txt '.[ray]')")
 
+from suite.executors import ray_executor  # noqa: E402 - only with ray
 from suite.executors.ray_executor import RayExecutor  # noqa: E402 - only with ray
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,3 +120,89 @@ def test_a_killed_worker_is_retried_and_one_that_keeps_dying_is_recorded_failed(
     assert trials["dies"]["status"] == "failed"
     assert "the worker running this trial died or was lost (2 attempt(s))" in trials["dies"]["error"]
     assert trials["mlp"]["status"] == "ok"
+
+
+MEASURE = {"latency": {"batch_sizes": [1], "min_run_time": 0.05}, "memory": True}
+
+
+def ray_run(config: dict, tmp_path: Path) -> tuple[Path, dict[str, dict]]:
+    """Run ``config`` on the module's Ray cluster (2 trials at a time); returns the folder and the records by model."""
+    with faulty_models(), hard_timeout(240):
+        executor = RayExecutor()
+        run_dir = run_config(parse_config(config), out=tmp_path, cache_dir=tmp_path / "c", progress=False, executor=executor)
+    return run_dir, {r["model"]: r for r in map(json.loads, (run_dir / "trials.jsonl").read_text().splitlines())}
+
+
+def overlaps(start: float, end: float, other_start: float, other_end: float) -> bool:
+    return start < other_end and other_start < end
+
+
+def test_with_measure_each_trial_is_measured_with_no_training_on_its_node(marker: Path, tmp_path: Path) -> None:
+    # sleepy trains longest (0.2 s a batch), so the others finish while it trains: their node must drain first.
+    models = ["sleepy", "mlp", "cnn1d"]  # 2 train at once; cnn1d waits for the node to be measured and free again
+    config = TINY | {"models": models, "measure": MEASURE, "training": {"epochs": 3, "batch_size": 8, "patience": 3}}
+    run_dir, trials = ray_run(config, tmp_path)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and set(trials) == set(models)
+    for record in trials.values():
+        assert record["status"] == "ok", record["error"]
+        assert record["latency_ms"] > 0 and record["peak_mem_infer_mb"] > 0 and record["timings"]
+        assert record["machine"] == machine_label(manifest)  # the local cluster is this machine: the driver's label
+        assert record["measure_host"] == record["host"] and record["train_ended"] <= record["measure_started"]
+    for measured in trials.values():
+        for other in trials.values():
+            assert other["node"] == measured["node"]  # one node: every training is on the measured node
+            window = (measured["measure_started"], measured["measure_ended"])
+            assert not overlaps(other["train_started"], other["train_ended"], *window), (other["model"], measured["model"])
+            if other is not measured:
+                assert not overlaps(other["measure_started"], other["measure_ended"], *window)
+    # The drain: once sleepy or mlp finished training, the node took no new trial until both were measured.
+    assert trials["cnn1d"]["train_started"] > max(trials[m]["measure_ended"] for m in ("sleepy", "mlp"))
+    table = pd.read_csv(run_dir / "results.csv")
+    assert table["latency_ms"].notna().all() and table["peak_mem_train_mb"].notna().all()
+
+
+def test_without_measure_there_is_no_measurement_phase_and_the_machine_is_where_it_trained(marker: Path, tmp_path: Path) -> None:
+    run_dir, trials = ray_run(TINY, tmp_path)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for record in trials.values():
+        assert record["status"] == "ok" and record["machine"] == machine_label(manifest) and record["node"]
+        assert not {"measure_started", "measure_pid", "latency_ms", "peak_mem_infer_mb", "timings"} & set(record)
+
+
+def test_a_trial_that_fails_or_times_out_in_training_is_not_measured(marker: Path, tmp_path: Path) -> None:
+    config = TINY | {"models": ["raises", "nan_loss", "mlp"], "measure": {"memory": True}}
+    _, trials = ray_run(config, tmp_path / "faults")
+    assert trials["raises"]["error"] == "RuntimeError: boom on purpose"
+    assert trials["nan_loss"]["error"] == "FloatingPointError: training loss became nan in epoch 1"
+    assert trials["mlp"]["status"] == "ok" and trials["mlp"]["peak_mem_infer_mb"] > 0
+    # sleepy needs 10 epochs x 3 batches x 0.2 s = 6 s of training (patience 10: no early stop); 2 s are allowed.
+    training = {"epochs": 10, "batch_size": 8, "patience": 10}
+    slow = {"models": ["sleepy"], "measure": MEASURE, "trial_timeout": 2, "training": training}
+    _, timed = ray_run(TINY | slow, tmp_path / "t")
+    assert timed["sleepy"]["error"].startswith("TrialTimeout: exceeded trial_timeout of 2 s")
+    for record in [trials["raises"], trials["nan_loss"], timed["sleepy"]]:
+        assert record["status"] == "failed" and record["machine"]
+        assert not {"measure_started", "latency_ms", "peak_mem_infer_mb"} & set(record)
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def test_an_overdue_measurement_is_cancelled_recorded_failed_and_its_node_freed(marker: Path) -> None:
+    executor = RayExecutor(trial_timeout=1)
+    executor.prepare("cpu")
+    node_id = next(iter(executor.nodes.nodes))
+    executor.nodes.nodes[node_id].measuring = True
+    stuck = ray.remote(sleep).options(num_cpus=0).remote(600)  # a measurement that never ends
+    task = type("Task", (), {"head": {"trial_id": "t"}})()
+    record = {"trial_id": "t", "accuracy": 0.5, "machine": "m"}
+    limit = 1 + ray_executor.GRACE_SECONDS
+    jobs = {stuck: ray_executor._Job("measure", task, node_id, time.monotonic() - limit - 1, record)}  # type: ignore[arg-type]
+    ((_, failed),) = list(executor._stop_overdue(jobs))
+    assert not jobs and not executor.nodes.nodes[node_id].measuring
+    assert failed["status"] == "failed" and failed["accuracy"] == 0.5
+    assert re.fullmatch(r"TrialTimeout: exceeded trial_timeout of 1 s; cancelled after [\d.]+ s while measuring", failed["error"])
+    with pytest.raises(ray.exceptions.RayError):
+        ray.get(stuck, timeout=60)

@@ -30,7 +30,7 @@ def test_complete_run_one_row_per_trial(tmp_path: Path) -> None:
     # Curves: one row per epoch of each ok trial; timings: one per timed setting (2 scopes x 2 batch sizes).
     ok = trials[trials["status"] == "ok"]
     assert len(results.curves) == ok["epochs"].sum()
-    assert len(results.timings) == 4 * len(ok) and all(len(t) == 7 for t in results.timings["times_ms"])
+    assert len(results.timings) == 4 * len(ok) and all(len(t) == 15 for t in results.timings["times_ms"])
     assert results.runs[0].status == "complete" and results.runs[0].planned == 4 and results.runs[0].n_trials == 4
 
 

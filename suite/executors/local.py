@@ -1,4 +1,11 @@
-"""The ``local`` executor: trials run one at a time in the driver's own process."""
+"""The ``local`` executor: trials run one at a time in the driver's own process.
+
+With a ``measure`` section each trial is measured right after it trains, in the same
+process, with no other trial running: :func:`~suite.executors.base.execute_trial` runs
+:func:`~suite.executors.base.train_trial` then
+:func:`~suite.executors.base.measure_trained`, the measurement the Ray executor runs in a
+task that has its node to itself.
+"""
 
 from __future__ import annotations
 

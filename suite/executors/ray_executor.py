@@ -4,14 +4,25 @@ Without an address Ray starts a cluster on this machine; with one (``auto`` or
 ``HOST:PORT``) it joins a running cluster. Workers build their data set from the data
 root the driver names, so on a cluster that path must be the same shared folder on
 every node (the feature cache too, or each node computes the features once). The
-driver alone writes results, as each task ends.
+driver alone writes results, as each trial ends.
+
+Measurement on a quiet node: with a ``measure`` section, timing a model while other
+trials train beside it would measure them too, so a trial has two tasks. Its training
+task returns the record and the trained weights; the node it trained on then drains
+(the driver sends it no new training task, see :mod:`suite.executors.ray_nodes`) and,
+once no training task of the run is left on it, a measurement task pinned to that node
+and reserving all of its CPUs rebuilds the model, loads the weights and measures it
+(:func:`~suite.executors.base.measure_trained`, the local executor's own path). The
+other nodes keep training. The driver therefore places every training task on a node
+itself (node affinity, soft: a task of a lost node runs elsewhere). A record is yielded
+only when complete; without a ``measure`` section there is no second task.
 
 Faults: a task whose worker process dies (killed, out of memory, node lost) is retried
 by Ray up to ``max_retries`` times, then recorded as ``failed``. With ``trial_timeout``
 the worker stops the trial at its next batch past the deadline (see
-:class:`~suite.executors.base.Deadline`); a task still running a grace period after
-that is cancelled (its worker killed) by the driver and recorded as ``failed``, so no
-trial can hang the run.
+:class:`~suite.executors.base.Deadline`; the measurement counts the training's time); a
+task still running a grace period after that is cancelled (its worker killed) by the
+driver and recorded as ``failed``, so no trial can hang the run.
 """
 
 from __future__ import annotations
@@ -19,28 +30,58 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from suite.errors import SuiteError
-from suite.executors.base import Executor, FeatureStore, TrialTask, execute_trial
+from suite.executors.base import Executor, FeatureStore, TrainedTrial, TrialTask, measure_trained, record_failure, train_trial
+from suite.executors.ray_nodes import Nodes, Trained
 
 INSTALL_HINT = "--executor ray needs Ray, an optional extra: pip install -c constraints.txt '.[ray]' (or: pip install ray)"
 #: Seconds past ``trial_timeout`` before the driver cancels a task its worker did not stop.
 GRACE_SECONDS = 30.0
 POLL_SECONDS = 1.0
+#: Seconds the driver waits for a node that can take a trial (nodes lost) before it stops the run.
+NODE_WAIT_SECONDS = 120.0
 
 _STORE: FeatureStore | None = None  # one per worker process, kept between the trials it runs
 
 
-def _ray_trial(task: TrialTask) -> dict[str, Any]:
-    """Body of the Ray task: run one trial in the worker, features kept for its next trial."""
+def _node_id() -> str:
+    import ray
+
+    return str(ray.get_runtime_context().get_node_id())
+
+
+def _ray_train(task: TrialTask) -> dict[str, Any]:
+    """Body of a training task: train one trial in the worker, features kept for its next trial.
+
+    Returns ``{"record": ...}`` for a complete record, with ``state``, ``n_classes`` and
+    ``spent`` added when the trial is still to be measured, or ``{"suite_error": ...}``.
+    """
     global _STORE
     if _STORE is None:
         _STORE = FeatureStore(progress=False)
     try:
-        return {"record": execute_trial(task, _STORE, progress=False)}
+        trained = train_trial(task, _STORE, progress=False)
     except SuiteError as error:  # bad data or settings: the driver stops the run with this line
         return {"suite_error": str(error)}
+    trained.record["node"] = _node_id()  # where it trained, and so where it is to be measured
+    if not trained.to_measure:
+        return {"record": trained.record}
+    return {"record": trained.record, "state": trained.state_bytes(), "n_classes": trained.n_classes, "spent": trained.spent}
+
+
+def _ray_measure(task: TrialTask, payload: dict[str, Any]) -> dict[str, Any]:
+    """Body of a measurement task (alone on its node): rebuild the trained model and measure it."""
+    record = payload["record"]
+    try:
+        trained = TrainedTrial.rebuild(task, record, payload["state"], payload["n_classes"], payload["spent"])
+        return {"record": measure_trained(trained, task.config)}
+    except SuiteError as error:
+        return {"suite_error": str(error)}
+    except Exception as error:  # the model could not be rebuilt here: the trial is failed, the run goes on
+        return {"record": record_failure(dict(record), error)}
 
 
 def import_ray() -> Any:
@@ -52,8 +93,19 @@ def import_ray() -> Any:
     return ray
 
 
+@dataclass
+class _Job:
+    """A task in flight: which phase of which trial, on which node, since when (driver's clock)."""
+
+    phase: Literal["train", "measure"]
+    task: TrialTask
+    node: str
+    started: float  # a measurement's is set back by its training's time: trial_timeout covers both
+    record: dict[str, Any]  # what a failed record starts from
+
+
 class RayExecutor(Executor):
-    """Trials as Ray tasks, as many at a time as the cluster's free resources allow.
+    """Trials as Ray tasks, as many at a time as the nodes' resources allow; measured alone on their node.
 
     Args:
         address (str, optional): ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT`` of a running
@@ -61,9 +113,9 @@ class RayExecutor(Executor):
             in this process. (Default: ``None``)
         cpus_per_trial (float): CPUs reserved per trial; the trial trains with that many
             threads (at least 1). (Default: ``1``)
-        gpus_per_trial (float): GPUs reserved per trial; with ``--device auto`` a trial with
-            a GPU trains on it. (Default: ``0``)
-        max_retries (int): How many times a trial whose worker died is run again. (Default: ``2``)
+        gpus_per_trial (float): GPUs reserved per trial (and by its measurement); with
+            ``--device auto`` a trial with a GPU trains on it. (Default: ``0``)
+        max_retries (int): How many times a task whose worker died is run again. (Default: ``2``)
         trial_timeout (float, optional): Seconds; see the module docstring. (Default: ``None``)
     """
 
@@ -83,6 +135,9 @@ class RayExecutor(Executor):
         self.trial_timeout = trial_timeout
         self.ray: Any = None
         self.owns_ray = False
+        self.nodes = Nodes(cpus_per_trial, gpus_per_trial)
+        self.idle_since: float | None = None  # when no node could take a waiting trial, since then
+        self.unplaced: list[Trained] = []  # trained on a node not (yet) known to the driver
 
     def prepare(self, device: str, trial_timeout: float | None = None) -> None:
         if trial_timeout is not None:
@@ -98,46 +153,82 @@ class RayExecutor(Executor):
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray cluster"
                 raise SuiteError(f"cannot start or join {where}: {str(error).splitlines()[0]}") from None
             self.owns_ray = True
-        resources = self.ray.cluster_resources()
+        self.nodes.update(self._alive())
+        largest = self.nodes.largest()
         for kind, asked in (("CPU", self.cpus), ("GPU", self.gpus)):
-            if asked > resources.get(kind, 0):
+            if asked > largest[kind]:
                 # Ray would queue such a task forever: refuse instead of hanging.
                 raise SuiteError(
-                    f"each trial asks for {asked:g} {kind}(s) but the Ray cluster has {resources.get(kind, 0):g}; "
+                    f"each trial asks for {asked:g} {kind}(s) but no node of the Ray cluster has more than {largest[kind]:g}; "
                     f"lower --{kind.lower()}s-per-trial"
                 )
 
-    def _capacity(self) -> int:
-        """Trials that fit on the cluster at once; more in flight would only queue."""
-        resources = self.ray.cluster_resources()
-        fits = [resources.get("CPU", 0) // self.cpus] + ([resources.get("GPU", 0) // self.gpus] if self.gpus else [])
-        return max(1, int(min(fits)))
+    def _alive(self) -> dict[str, dict[str, float]]:
+        """Alive nodes and their total resources."""
+        return {node["NodeID"]: dict(node.get("Resources") or {}) for node in self.ray.nodes() if node.get("Alive")}
 
     def run(self, tasks: Sequence[TrialTask]) -> Iterator[tuple[TrialTask, dict[str, Any]]]:
         ray = self.ray
-        remote = ray.remote(_ray_trial).options(
-            num_cpus=self.cpus, num_gpus=self.gpus, max_retries=self.max_retries, retry_exceptions=False
-        )
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy as OnNode
+
+        train, measure = ray.remote(_ray_train), ray.remote(_ray_measure)
+        common = {"num_gpus": self.gpus, "max_retries": self.max_retries, "retry_exceptions": False}
         threads = max(1, int(self.cpus))
-        waiting = list(tasks)
-        waiting.reverse()  # pop() from the end keeps the planned order
-        in_flight: dict[Any, tuple[TrialTask, float]] = {}
+        waiting = [dataclasses.replace(task, threads=threads) for task in reversed(tasks)]  # pop() keeps the planned order
+        jobs: dict[Any, _Job] = {}
         try:
-            while waiting or in_flight:
-                while waiting and len(in_flight) < self._capacity():
+            while waiting or jobs or self.nodes.waiting_to_measure() or self.unplaced:
+                for trained in self.nodes.update(self._alive()) + self._requeue():
+                    yield trained.task, self._lost(trained)
+                while (ready := self.nodes.next_measurement()) is not None:
+                    node_id, trained = ready
+                    node = self.nodes.nodes[node_id]
+                    # All the node's CPUs: no other task asking for CPUs can run beside the measurement.
+                    on_node = measure.options(num_cpus=node.cpus, scheduling_strategy=OnNode(node_id, soft=False), **common)
+                    started = time.monotonic() - trained.train_seconds
+                    jobs[on_node.remote(trained.task, trained.payload)] = _Job(
+                        "measure", trained.task, node_id, started, trained.payload["record"]
+                    )
+                while waiting and (node_id := self.nodes.place()) is not None:
                     task = waiting.pop()
-                    task = dataclasses.replace(task, threads=threads)
-                    in_flight[remote.remote(task)] = (task, time.monotonic())
-                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=POLL_SECONDS)
-                for ref in ready:
-                    task, started = in_flight.pop(ref)
-                    yield task, self._outcome(ref, task, started)
-                yield from self._stop_overdue(in_flight)
+                    ref = train.options(num_cpus=self.cpus, scheduling_strategy=OnNode(node_id, soft=True), **common).remote(task)
+                    jobs[ref] = _Job("train", task, node_id, time.monotonic(), task.head)
+                    self.nodes.started_training(node_id)
+                if not jobs:  # trials wait, but no node can take one now (nodes left the cluster)
+                    self._wait_for_nodes(len(waiting))
+                    continue
+                self.idle_since = None
+                done, _ = ray.wait(list(jobs), num_returns=1, timeout=POLL_SECONDS)
+                for ref in done:
+                    job = jobs.pop(ref)
+                    self._release(job)
+                    record = self._outcome(ref, job)
+                    if record is not None:
+                        yield job.task, record
+                yield from self._stop_overdue(jobs)
         finally:
-            for ref in in_flight:  # Ctrl-C or an error in the driver: stop what is still running
+            for ref in jobs:  # Ctrl-C or an error in the driver: stop what is still running
                 ray.cancel(ref, force=True)
 
-    def _outcome(self, ref: Any, task: TrialTask, started: float) -> dict[str, Any]:
+    def _wait_for_nodes(self, left: int) -> None:
+        """Sleep a poll while no node can take a trial; after :data:`NODE_WAIT_SECONDS` of that, stop the run."""
+        now = time.monotonic()
+        self.idle_since = self.idle_since or now
+        if now - self.idle_since > NODE_WAIT_SECONDS:
+            raise SuiteError(
+                f"no node of the Ray cluster could take a trial for {NODE_WAIT_SECONDS:g} s ({left} trial(s) left); "
+                "resume the run when the cluster is back"
+            )
+        time.sleep(POLL_SECONDS)
+
+    def _release(self, job: _Job) -> None:
+        if job.phase == "train":
+            self.nodes.ended_training(job.node)
+        else:
+            self.nodes.ended_measurement(job.node)
+
+    def _outcome(self, ref: Any, job: _Job) -> dict[str, Any] | None:
+        """The trial's record, or ``None`` when it was queued to be measured."""
         try:
             result = self.ray.get(ref)
         except self.ray.exceptions.RayError as error:
@@ -147,25 +238,44 @@ class RayExecutor(Executor):
             if isinstance(error, self.ray.exceptions.RayTaskError):  # raised outside the trial's own handler
                 message = f"{type(error).__name__}: {first}"
             else:
-                lost = f"the worker running this trial died or was lost ({self.max_retries + 1} attempt(s))"
+                doing = "running" if job.phase == "train" else "measuring"
+                lost = f"the worker {doing} this trial died or was lost ({self.max_retries + 1} attempt(s))"
                 message = f"{type(error).__name__}: {lost}; {first}"
-            return task.head | {"status": "failed", "error": message, "wall_seconds": time.monotonic() - started}
+            return job.record | {"status": "failed", "error": message, "wall_seconds": time.monotonic() - job.started}
         if "suite_error" in result:
             raise SuiteError(result["suite_error"])
-        return result["record"]
+        if "state" not in result:
+            return dict(result["record"])
+        trained = Trained(job.task, result, time.monotonic() - job.started)
+        if not self.nodes.queue_measurement(result["record"]["node"], trained):
+            self.unplaced.append(trained)  # a node that joined since the last look, or one that left
+        return None
 
-    def _stop_overdue(self, in_flight: dict[Any, tuple[TrialTask, float]]) -> Iterator[tuple[TrialTask, dict[str, Any]]]:
+    def _requeue(self) -> list[Trained]:
+        """Queue the trials of nodes unknown when they trained; returns those whose node is not alive."""
+        unplaced, self.unplaced = self.unplaced, []
+        return [trained for trained in unplaced if not self.nodes.queue_measurement(trained.payload["record"]["node"], trained)]
+
+    @staticmethod
+    def _lost(trained: Trained) -> dict[str, Any]:
+        """The record of a trained trial whose node left the cluster before it could be measured there."""
+        error = "NodeLost: the node that trained this trial left the Ray cluster before the trial was measured"
+        return trained.payload["record"] | {"status": "failed", "error": error}
+
+    def _stop_overdue(self, jobs: dict[Any, _Job]) -> Iterator[tuple[TrialTask, dict[str, Any]]]:
         """Cancel tasks past ``trial_timeout`` + grace: their worker did not stop them (a batch that never ends)."""
         if self.trial_timeout is None:
             return
         limit = self.trial_timeout + max(GRACE_SECONDS, 0.1 * self.trial_timeout)
         now = time.monotonic()
-        for ref, (task, started) in list(in_flight.items()):
-            if now - started > limit:
+        for ref, job in list(jobs.items()):
+            if now - job.started > limit:
                 self.ray.cancel(ref, force=True)
-                del in_flight[ref]
-                error = f"TrialTimeout: exceeded trial_timeout of {self.trial_timeout:g} s; cancelled after {now - started:.1f} s"
-                yield task, task.head | {"status": "failed", "error": error, "wall_seconds": now - started}
+                del jobs[ref]
+                self._release(job)
+                took, phase = now - job.started, "" if job.phase == "train" else " while measuring"
+                error = f"TrialTimeout: exceeded trial_timeout of {self.trial_timeout:g} s; cancelled after {took:.1f} s{phase}"
+                yield job.task, job.record | {"status": "failed", "error": error, "wall_seconds": took}
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -174,6 +284,7 @@ class RayExecutor(Executor):
             "cpus_per_trial": self.cpus,
             "gpus_per_trial": self.gpus,
             "max_retries": self.max_retries,
+            "measure_phase": "alone on its node",  # runs before this measured beside other trials
         }
         if self.ray is not None and self.ray.is_initialized():
             info["cluster_resources"] = {k: v for k, v in self.ray.cluster_resources().items() if k in ("CPU", "GPU")}

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from suite.environment import machine_label as environment_machine_label
 from suite.errors import SuiteError
 from suite.results import RESULT_COLUMNS
 
@@ -49,7 +50,7 @@ NUMERIC_COLUMNS = (
     "train_seconds",
     "samples_per_second",
     "wall_seconds",
-    *(c for c in RESULT_COLUMNS if c.startswith(("latency", "peak_", "throughput", "gflops"))),
+    *(c for c in RESULT_COLUMNS if c.startswith(("latency", "peak_", "throughput", "gflops")) and c != "latency_stability"),
 )
 #: Keys of a trial record that identify it; copied onto its curve and timing rows.
 KEY_COLUMNS = ("run", "machine", "trial_id", "model", "dataset", "protocol", "budget_kind", "budget", "seed")
@@ -106,14 +107,23 @@ class Results:
 
 
 def machine_label(manifest: dict[str, Any]) -> str:
-    """``"AMD EPYC, 2 CPUs"`` (and the GPU when the run trained on it): how runs are told apart by machine."""
+    """``"AMD EPYC, 2 CPUs"`` (and the GPU when the run trained on it): the machine of the driver that wrote the run.
+
+    The label of a trial is its record's ``machine`` (where it was measured: a Ray worker's
+    node, or the driver itself on the local executor); this is the fallback for records
+    without one (folders written before records carried it), in the same format.
+    """
     env = manifest.get("environment") or {}
     if not env:
         return "unknown machine"
-    label = f"{env.get('cpu') or 'unknown CPU'}, {env.get('cpu_count') or '?'} CPUs"
-    if env.get("gpu") and str(manifest.get("device", "")).startswith("cuda"):
-        label += f", {env['gpu']}"
-    return label
+    gpu = env.get("gpu") if str(manifest.get("device", "")).startswith("cuda") else None
+    return environment_machine_label(env.get("cpu"), env.get("cpu_count"), gpu)
+
+
+def trial_machine(record: dict[str, Any], run: RunInfo) -> str:
+    """The machine that measured a trial: its record's ``machine``, else the run's (from the manifest)."""
+    machine = record.get("machine")
+    return machine if isinstance(machine, str) and machine else run.machine
 
 
 def _is_run(folder: Path) -> bool:
@@ -266,7 +276,7 @@ def load_results(paths: list[str | Path]) -> Results:
         runs.append(run)
         for record in records:
             row = {k: v for k, v in record.items() if k not in ("curves", "timings", "uncounted_ops")}
-            row |= {"run": run.name, "machine": run.machine}
+            row |= {"run": run.name, "machine": trial_machine(record, run)}
             keys = {k: row.get(k) for k in KEY_COLUMNS}
             trial_rows.append(row)
             curve_rows += _curve_rows(record, keys)
