@@ -80,6 +80,10 @@ class TrainResult:
     best_val_accuracy: float
     train_seconds: float
     samples_per_second: float
+    # Per-example test predictions and targets (in the test split's order), so `suite compare`
+    # can judge two runs with a paired test on the same examples (see suite.compare.accuracy).
+    test_predictions: list[int]
+    test_targets: list[int]
     curves: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -226,7 +230,8 @@ def train_model(
     epochs.close()
     model.load_state_dict(best_state)
     predictions = evaluate(model, data.inputs["test"], config.eval_batch_size, device).numpy()
-    accuracy, macro_f1, confusion = classification_metrics(data.targets["test"].numpy(), predictions, data.n_classes)
+    truth = data.targets["test"].numpy()
+    accuracy, macro_f1, confusion = classification_metrics(truth, predictions, data.n_classes)
     return TrainResult(
         accuracy=accuracy,
         macro_f1=macro_f1,
@@ -236,5 +241,7 @@ def train_model(
         best_val_accuracy=best_accuracy,
         train_seconds=time.perf_counter() - start,
         samples_per_second=samples_seen / training_time,
+        test_predictions=predictions.tolist(),
+        test_targets=truth.tolist(),
         curves=curves,
     )

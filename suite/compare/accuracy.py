@@ -1,0 +1,305 @@
+"""The accuracy judge: did NEW's test accuracy drop (or rise) beyond what a change of seed does?
+
+Two kinds of noise move a model's test accuracy between seeds:
+
+- **Examples flipping.** Each test example has a difficulty: some seeds get it right,
+  some wrong. If seeds err on each example independently given its difficulty, the
+  seed-to-seed spread of accuracy is the binomial variation of those flips, and two
+  models can be compared on *one* seed each from their per-example predictions. Jordan
+  (2024, "On the variance of neural network training with respect to test sets and
+  distributions", ICLR) reports that this independent-errors view accounts for most of
+  the run-to-run variance of test accuracy in the networks studied there.
+- **Global per-seed shifts.** A seed may also train a better or worse model overall
+  (every example a little more or less likely right, or a diverged run). Only seed
+  replicates reveal this; Dietterich (1998) warns that McNemar's test does not measure
+  this training-run variability.
+
+The rules, in order of preference:
+
+1. **Per-example predictions on both sides, for the same test set** (identical targets
+   on every seed of both sides): an exact paired test over examples. When the model did
+   not change, the ``k_base + k_new`` outcomes (right or wrong) of one example are
+   exchangeable, so, given how many of them are right, the number on NEW's side is
+   hypergeometric; NEW's correct count over all examples (the accuracy difference) then
+   has an exact null distribution, the convolution of the examples' hypergeometric
+   distributions: the exact conditional test of stratified 2 x 2 tables (Mantel &
+   Haenszel 1959) with examples as strata. With one seed per side it is **McNemar's
+   exact test** (McNemar 1947): the binomial test on the discordant examples, which
+   Dietterich (1998) recommends for comparing two classifiers on one test set.
+   When a side has two or more seeds, the seed-level test of rule 2 must also agree, at
+   the looser level :data:`GUARD_ALPHA`: it is the only check that sees global per-seed
+   shifts (one collapsed seed cannot fake a regression), and at that level it costs
+   3 vs 3 seeds almost no power. Pooling seeds per example is what gives 3 vs 3 seeds the
+   power Welch's t lacks: with three seeds each, Welch's t has about 4 degrees of
+   freedom, and caught a 5 pt drop at a 1.5 pt seed spread in 30 % of the simulated
+   comparisons (``python -m tests.test_judge_accuracy``), the paired test in 91 %.
+2. **Otherwise, seeds as the unit.** Both sides with two or more seeds: **Welch's t
+   test** (Welch 1947: unequal variances, Welch-Satterthwaite degrees of freedom). One
+   side with a single seed: it **borrows the other side's per-seed spread** (a t test
+   whose single seed adds no degrees of freedom, ``df = k - 1``): one seed carries the
+   full seed-to-seed spread, not none.
+3. **One seed per side and no usable predictions**: the seed noise is unknown; only
+   ``min_points`` is applied and the detail says so (such a gate cries wolf whenever
+   the seed spread exceeds ``min_points``).
+
+Every test is two-sided at ``alpha``, so a false "regressed" has probability at most
+``alpha / 2`` (and a false "improved" as much). A change must also be at least
+``min_points`` percentage points to count. The verdict's detail names the judge used.
+
+What this cannot see: with one seed on a side the paired test assumes that seeds differ
+by examples flipping; where part of the seed variance is a global per-seed shift, its
+false-alarm rate rises (``tests/test_judge_accuracy.py`` measures by how much), and with
+one seed on both sides nothing can tell such a shift from a real change.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import bdtr, bdtrc, stdtr
+
+from suite.compare.stats import Judgement, Verdict
+
+#: Two-sided significance level of the tests.
+ALPHA = 0.01
+#: Two-sided level of the seed-level test that must agree with the paired test when a side has two or more seeds.
+GUARD_ALPHA = 0.2
+#: A per-seed accuracy and the accuracy recomputed from its predictions may differ by this much (rounding).
+_ACCURACY_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class SeedResults:
+    """One side's results of one model: per-seed accuracies and, when known, per-example correctness.
+
+    Attributes:
+        values (tuple[float, ...]): Accuracy of each seed, in [0, 1].
+        correct (np.ndarray | None): Bool array of shape ``(seeds, examples)``: whether
+            each seed got each test example right; ``None`` when unknown.
+        targets (np.ndarray | None): Int array of shape ``(examples,)``: the test targets
+            ``correct`` refers to (the same for every seed); ``None`` with ``correct``.
+        note (str): Why ``correct`` is ``None``, for the verdict's detail. (Default: ``""``)
+    """
+
+    values: tuple[float, ...]
+    correct: np.ndarray | None = None
+    targets: np.ndarray | None = None
+    note: str = ""
+
+    @classmethod
+    def from_trials(
+        cls,
+        values: Sequence[float],
+        predictions: Sequence[Any] | None = None,
+        targets: Sequence[Any] | None = None,
+    ) -> SeedResults:
+        """Build a side from per-seed trial fields (one entry per distinct seed).
+
+        Args:
+            values (Sequence[float]): Accuracy of each seed.
+            predictions (Sequence | None): Each seed's ``test_predictions`` (a list of
+                class indices), or ``None``/NaN where a record has none (results written
+                before predictions were kept). (Default: ``None``)
+            targets (Sequence | None): Each seed's ``test_targets``, in the same way.
+                (Default: ``None``)
+
+        Returns:
+            SeedResults: With ``correct`` only when every seed has predictions and
+            targets of one length, the targets are the same for every seed, and the
+            predictions reproduce each seed's accuracy; otherwise ``note`` says why not.
+        """
+        floats = tuple(float(v) for v in values)
+        if predictions is None or targets is None:
+            return cls(floats, note="no per-example predictions")
+        if len(predictions) != len(floats) or len(targets) != len(floats):
+            raise ValueError(f"{len(floats)} values but {len(predictions)} predictions and {len(targets)} targets")
+        arrays = (list, np.ndarray)
+        given = [isinstance(p, arrays) and isinstance(t, arrays) for p, t in zip(predictions, targets, strict=True)]
+        missing = given.count(False)
+        if missing:
+            return cls(floats, note=f"no per-example predictions for {missing} of {len(floats)} seeds")
+        preds = [np.asarray(p, dtype=np.int64) for p in predictions]
+        truth = [np.asarray(t, dtype=np.int64) for t in targets]
+        if len({len(p) for p in preds + truth}) != 1:
+            return cls(floats, note="predictions and targets differ in length between seeds")
+        if any(not np.array_equal(truth[0], t) for t in truth[1:]):
+            return cls(floats, note="test targets differ between seeds")
+        correct = np.stack(preds) == truth[0]
+        if np.abs(correct.mean(axis=1) - np.asarray(floats)).max() > _ACCURACY_TOLERANCE:
+            return cls(floats, note="the predictions do not reproduce the per-seed accuracies")
+        return cls(floats, correct, truth[0])
+
+
+def judge_accuracy(base: SeedResults, new: SeedResults, min_points: float, alpha: float = ALPHA) -> Judgement:
+    """Accuracy (higher is better) of NEW against BASE, judged against the seed-to-seed noise.
+
+    Args:
+        base (SeedResults): The baseline's seeds.
+        new (SeedResults): The candidate's seeds.
+        min_points (float): Smallest change that counts, in percentage points.
+        alpha (float): Two-sided significance level; a false "regressed" has
+            probability at most ``alpha / 2``. (Default: ``0.01``)
+
+    Returns:
+        Judgement: The verdict, the change of the mean accuracy in points, and a detail
+        naming the judge used and its p-value(s).
+
+    Raises:
+        ValueError: When a side has no seeds or a value that is not a finite number.
+    """
+    for side in (base, new):
+        if not side.values or not all(math.isfinite(v) for v in side.values):
+            raise ValueError(f"each side needs at least one finite accuracy, got {side.values}")
+    change = (float(np.mean(new.values)) - float(np.mean(base.values))) * 100
+    k_base, k_new = len(base.values), len(new.values)
+    head = f"{change:+.2f} pt (min {min_points:g} pt), {k_base} vs {k_new} seeds; "
+    paired, why_not = _paired_outcomes(base, new)
+    tests: list[tuple[float, float, str]] = []  # (two-sided p, level, text), all of which must reject
+    if paired is not None:
+        p_paired, text = _paired_test(*paired)
+        tests.append((p_paired, alpha, text))
+    seed_level = _seed_test(base.values, new.values)
+    if seed_level is not None:
+        level = alpha if paired is None else max(alpha, GUARD_ALPHA)
+        guard = "" if paired is None else f" (seed-level check at p<{level:g})"
+        tests.append((seed_level[0], level, seed_level[1] + guard))
+    if not tests:
+        detail = f"seed noise unknown (one seed per side and {why_not}): min-points bar only"
+        return Judgement(_verdict(change, min_points, True), change, head + detail)
+    detail = "; ".join(text for _, _, text in tests)
+    if paired is None and why_not:
+        detail += f" ({why_not})"
+    significant = all(p <= level for p, level, _ in tests)
+    return Judgement(_verdict(change, min_points, significant), change, head + detail)
+
+
+def _verdict(change: float, min_points: float, significant: bool) -> Verdict:
+    if not significant or abs(change) < min_points or change == 0:
+        return "unchanged"
+    return "improved" if change > 0 else "regressed"
+
+
+def _paired_outcomes(base: SeedResults, new: SeedResults) -> tuple[tuple[np.ndarray, np.ndarray] | None, str]:
+    """Both sides' correctness arrays when they refer to the same test set, else ``None`` and why not."""
+    for name, side in (("base", base), ("new", new)):
+        if side.correct is None or side.targets is None:
+            return None, f"{name}: {side.note or 'no per-example predictions'}"
+    assert base.correct is not None and new.correct is not None  # for the type checker
+    if not np.array_equal(base.targets, new.targets):
+        return None, "the sides' test targets differ (different test sets): predictions not used"
+    return (base.correct, new.correct), ""
+
+
+def _format_p(p: float) -> str:
+    return "p<1e-12" if p < 1e-12 else f"p={p:.2g}"
+
+
+def _paired_test(base: np.ndarray, new: np.ndarray) -> tuple[float, str]:
+    """Two-sided p-value of the exact paired test over examples, and its description.
+
+    Args:
+        base (np.ndarray): Bool, shape ``(k_base, examples)``.
+        new (np.ndarray): Bool, shape ``(k_new, examples)``.
+    """
+    k_base, k_new, examples = len(base), len(new), base.shape[1]
+    if k_base == k_new == 1:
+        new_only = int((new[0] & ~base[0]).sum())
+        base_only = int((base[0] & ~new[0]).sum())
+        discordant = new_only + base_only
+        # The exact binomial test on the discordant examples (scipy.stats.binomtest(new_only, discordant)
+        # gives the same p-value; its object costs a millisecond a call, which the simulation tests feel).
+        p = min(1.0, 2 * min(bdtr(new_only, discordant, 0.5), bdtrc(new_only - 1, discordant, 0.5))) if discordant else 1.0
+        text = f"McNemar exact {_format_p(p)} (of {examples} examples, {new_only} right only in new, {base_only} only in base)"
+        return float(p), text
+    lower, upper = exact_stratified_tails(base, new)
+    p = min(1.0, 2 * min(lower, upper))
+    text = f"paired exact test {_format_p(p)} (McNemar-type over {examples} examples, each side's seeds pooled)"
+    return p, text
+
+
+def exact_stratified_tails(base: np.ndarray, new: np.ndarray) -> tuple[float, float]:
+    """``P(S <= s)`` and ``P(S >= s)`` of NEW's correct count ``S`` under no change, given each example's total.
+
+    Under no change the ``k = k_base + k_new`` outcomes of one example are exchangeable,
+    so given that ``t`` of them are right, NEW's share is hypergeometric
+    (``k`` outcomes, ``t`` right, ``k_new`` drawn); examples are independent, so ``S``'s
+    distribution is the convolution over examples (the exact conditional test of
+    Mantel & Haenszel's stratified 2 x 2 tables; McNemar's test when ``k = 2``).
+
+    Args:
+        base (np.ndarray): Bool, shape ``(k_base, examples)``.
+        new (np.ndarray): Bool, shape ``(k_new, examples)``.
+    """
+    k_base, k_new = len(base), len(new)
+    k = k_base + k_new
+    totals = base.sum(axis=0) + new.sum(axis=0)
+    informative = (totals > 0) & (totals < k)  # all right or all wrong: NEW's share is fixed
+    observed = int(new[:, informative].sum())
+    pmf, offset = np.ones(1), 0
+    for total, count in enumerate(np.bincount(totals[informative], minlength=k).tolist()):
+        if count:
+            low, one = _hypergeometric(k_base, k_new, total)
+            pmf = np.convolve(pmf, _convolution_power(one, count))
+            offset += low * count
+    index = observed - offset
+    return float(min(1.0, pmf[: index + 1].sum())), float(min(1.0, pmf[index:].sum()))
+
+
+@functools.cache
+def _hypergeometric(k_base: int, k_new: int, total: int) -> tuple[int, np.ndarray]:
+    """Smallest possible count and the distribution of NEW's right outcomes when ``total`` of all are right."""
+    k = k_base + k_new
+    low, high = max(0, total - k_base), min(total, k_new)
+    weights = np.array([math.comb(total, x) * math.comb(k - total, k_new - x) for x in range(low, high + 1)], float)
+    return low, weights / weights.sum()
+
+
+def _convolution_power(pmf: np.ndarray, times: int) -> np.ndarray:
+    """The distribution of the sum of ``times`` independent draws from ``pmf`` (by repeated squaring)."""
+    result, square = np.ones(1), pmf
+    while times:
+        if times & 1:
+            result = np.convolve(result, square)
+        times >>= 1
+        if times:
+            square = np.convolve(square, square)
+    return result
+
+
+def _seed_test(base: Sequence[float], new: Sequence[float]) -> tuple[float, str] | None:
+    """Two-sided p-value of the seed-level t test and its description; ``None`` when neither side has two seeds."""
+    k_base, k_new = len(base), len(new)
+    if max(k_base, k_new) < 2:
+        return None
+    # Plain Python on a handful of floats: numpy's per-call overhead dominated the simulation tests.
+    (mean_b, var_b), (mean_n, var_n) = _mean_variance(base), _mean_variance(new)
+    difference = mean_n - mean_b
+    if k_base >= 2 and k_new >= 2:
+        se_b, se_n = var_b / k_base, var_n / k_new
+        se = math.sqrt(se_b + se_n)
+        # Welch-Satterthwaite; with one side's variance 0, df is the other side's k - 1.
+        df = (se_b + se_n) ** 2 / (se_b**2 / (k_base - 1) + se_n**2 / (k_new - 1)) if se > 0 else k_base + k_new - 2
+        p = _t_two_sided(difference, se, df)
+        return p, f"Welch t {_format_p(p)}, df={df:.1f}"
+    lender, single = ("new", "base") if k_new >= 2 else ("base", "new")
+    std = math.sqrt(var_n if k_new >= 2 else var_b)
+    df = max(k_base, k_new) - 1
+    p = _t_two_sided(difference, std * math.sqrt(1 / k_base + 1 / k_new), df)
+    return p, f"borrowed spread ({single}'s 1 seed takes {lender}'s seed std {std * 100:.2f} pt): t {_format_p(p)}, df={df}"
+
+
+def _mean_variance(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample variance (``ddof=1``; 0 for one value)."""
+    mean = sum(values) / len(values)
+    return mean, (sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0)
+
+
+def _t_two_sided(difference: float, se: float, df: float) -> float:
+    if se == 0:  # every seed of both sides scored the same: any difference is beyond seed noise
+        return 1.0 if difference == 0 else 0.0
+    return float(min(1.0, 2 * stdtr(df, -abs(difference) / se)))
