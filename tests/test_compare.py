@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import subprocess
 import sys
@@ -11,12 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from markdown_it import MarkdownIt
+from sklearn.metrics import f1_score
 
 from suite.cli import main
+from suite.compare.accuracy import SeedResults, judge_moments
 from suite.compare.compare import compare_paths
 from suite.compare.latency import RunSpread, Sessions, judge_latency, smallest_p
+from suite.compare.macro_f1 import judge_macro_f1, macro_f1_rows, randomisation_p
 from suite.compare.render import render_comparison
-from suite.compare.stats import judge_accuracy, judge_exact, judge_relative
+from suite.compare.stats import judge_exact, judge_relative
 from suite.compare.thresholds import DEFAULT_FAIL_ON, FailOn, parse_fail_on
 from suite.errors import SuiteError
 from suite.report.load import load_results
@@ -124,14 +128,40 @@ def test_latency_without_raw_times_says_it_used_the_threshold_only() -> None:
     assert judged.verdict == "regressed" and "threshold only" in judged.detail
 
 
-def test_accuracy_is_judged_against_the_seed_spread_and_a_minimum() -> None:
-    # 1 point down, seeds spread 0.2 points: regressed.
-    assert judge_accuracy(0.98, 0.002, 3, 0.97, 0.002, 3, 0.5).verdict == "regressed"
+def test_accuracy_from_moments_is_judged_against_the_seed_spread_and_a_minimum() -> None:
+    # 1 point down, seeds spread 0.2 points: regressed (Welch's t).
+    assert judge_moments((0.98, 0.002, 3), (0.97, 0.002, 3), 0.5).verdict == "regressed"
     # 1 point down, seeds spread 2 points: within noise.
-    assert judge_accuracy(0.98, 0.02, 3, 0.97, 0.02, 3, 0.5).verdict == "unchanged"
+    assert judge_moments((0.98, 0.02, 3), (0.97, 0.02, 3), 0.5).verdict == "unchanged"
     # Below the minimum, however tight the seeds.
-    assert judge_accuracy(0.98, 0.0, 3, 0.978, 0.0, 3, 0.5).verdict == "unchanged"
-    assert judge_accuracy(0.90, 0.002, 3, 0.93, 0.002, 3, 0.5).verdict == "improved"
+    assert judge_moments((0.98, 0.0, 3), (0.978, 0.0, 3), 0.5).verdict == "unchanged"
+    assert judge_moments((0.90, 0.002, 3), (0.93, 0.002, 3), 0.5).verdict == "improved"
+    # One seed borrows the other side's spread; one seed a side says the noise is unknown.
+    assert "borrowed spread" in judge_moments((0.98, 0.02, 3), (0.96, math.nan, 1), 0.5).detail
+    assert "min-points bar only" in judge_moments((0.98, math.nan, 1), (0.96, math.nan, 1), 0.5).detail
+
+
+def test_macro_f1_of_one_seed_a_side_uses_a_paired_randomisation_test() -> None:
+    rng = np.random.default_rng(0)
+    targets = np.arange(300) % 10
+    base = np.where(rng.random(300) < 0.95, targets, (targets + 1) % 10)
+    same = np.where(rng.random(300) < 0.95, targets, (targets + 1) % 10)  # another seed of the same model
+    worse = np.where(rng.random(300) < 0.80, targets, (targets + 1) % 10)
+    labels = np.arange(10)
+
+    def side(predictions: np.ndarray) -> tuple[SeedResults, tuple[float, ...]]:
+        f1 = float(macro_f1_rows(predictions[None], targets, labels)[0])
+        return SeedResults.from_trials([float((predictions == targets).mean())], [predictions.tolist()], [targets.tolist()]), (
+            f1,
+        )
+
+    (b, b_f1), (s, s_f1), (w, w_f1) = side(base), side(same), side(worse)
+    judged = judge_macro_f1(b, w, b_f1, w_f1, 0.5)
+    assert judged.verdict == "regressed" and "paired randomisation" in judged.detail
+    assert judge_macro_f1(b, s, b_f1, s_f1, 0.5).verdict == "unchanged"
+    assert randomisation_p(base, base, targets) == 1.0
+    # The vectorised macro-F1 is the one trials record.
+    assert b_f1[0] == pytest.approx(f1_score(targets, base, labels=np.union1d(targets, base), average="macro"))
 
 
 def test_exact_counts_and_memory() -> None:
@@ -271,7 +301,7 @@ def test_a_baseline_of_several_runs_pools_them_so_one_noisy_measurement_does_not
     assert pooled.count("improved") == pooled.count("regressed") == 0
     assert verdicts(pooled, "accuracy") == dict.fromkeys(MODELS, "unchanged")
     n_seeds = {r["model"]: r["detail"] for r in pooled.rows if r["metric"] == "accuracy"}
-    assert all("seeds 3 vs 3" in detail for detail in n_seeds.values())  # repeated seeds count once
+    assert all("3 vs 3 seeds" in detail for detail in n_seeds.values())  # repeated seeds count once
 
 
 def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:

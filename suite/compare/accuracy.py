@@ -84,12 +84,15 @@ class SeedResults:
         targets (np.ndarray | None): Int array of shape ``(examples,)``: the test targets
             ``correct`` refers to (the same for every seed); ``None`` with ``correct``.
         note (str): Why ``correct`` is ``None``, for the verdict's detail. (Default: ``""``)
+        predictions (np.ndarray | None): Int array ``(seeds, examples)``: the predicted
+            classes behind ``correct`` (for the macro-F1 judge); ``None`` with ``correct``.
     """
 
     values: tuple[float, ...]
     correct: np.ndarray | None = None
     targets: np.ndarray | None = None
     note: str = ""
+    predictions: np.ndarray | None = None
 
     @classmethod
     def from_trials(
@@ -132,7 +135,7 @@ class SeedResults:
         correct = np.stack(preds) == truth[0]
         if np.abs(correct.mean(axis=1) - np.asarray(floats)).max() > _ACCURACY_TOLERANCE:
             return cls(floats, note="the predictions do not reproduce the per-seed accuracies")
-        return cls(floats, correct, truth[0])
+        return cls(floats, correct, truth[0], predictions=np.stack(preds))
 
 
 def judge_accuracy(base: SeedResults, new: SeedResults, min_points: float, alpha: float = ALPHA) -> Judgement:
@@ -273,11 +276,19 @@ def _convolution_power(pmf: np.ndarray, times: int) -> np.ndarray:
 
 def _seed_test(base: Sequence[float], new: Sequence[float]) -> tuple[float, str] | None:
     """Two-sided p-value of the seed-level t test and its description; ``None`` when neither side has two seeds."""
-    k_base, k_new = len(base), len(new)
+    # Plain Python on a handful of floats: numpy's per-call overhead dominated the simulation tests.
+    return moments_test((*_mean_variance(base), len(base)), (*_mean_variance(new), len(new)))
+
+
+def moments_test(base: tuple[float, float, int], new: tuple[float, float, int]) -> tuple[float, str] | None:
+    """The seed-level t test from each side's ``(mean, sample variance, seeds)``; ``None`` when neither has two seeds.
+
+    Welch's t when both sides have two or more seeds; otherwise the one-seed side
+    borrows the other side's variance (``df = k - 1``).
+    """
+    (mean_b, var_b, k_base), (mean_n, var_n, k_new) = base, new
     if max(k_base, k_new) < 2:
         return None
-    # Plain Python on a handful of floats: numpy's per-call overhead dominated the simulation tests.
-    (mean_b, var_b), (mean_n, var_n) = _mean_variance(base), _mean_variance(new)
     difference = mean_n - mean_b
     if k_base >= 2 and k_new >= 2:
         se_b, se_n = var_b / k_base, var_n / k_new
@@ -291,6 +302,26 @@ def _seed_test(base: Sequence[float], new: Sequence[float]) -> tuple[float, str]
     df = max(k_base, k_new) - 1
     p = _t_two_sided(difference, std * math.sqrt(1 / k_base + 1 / k_new), df)
     return p, f"borrowed spread ({single}'s 1 seed takes {lender}'s seed std {std * 100:.2f} pt): t {_format_p(p)}, df={df}"
+
+
+def judge_moments(
+    base: tuple[float, float, int], new: tuple[float, float, int], min_points: float, alpha: float = ALPHA
+) -> Judgement:
+    """A higher-is-better score in [0, 1] known only by ``(mean, sample std, seeds)`` per side (a summary.csv, macro-F1).
+
+    Seeds are the unit (rule 2 of the module docstring); with one seed a side the seed
+    noise is unknown and only ``min_points`` applies, which the detail says.
+    """
+    (mean_b, std_b, k_b), (mean_n, std_n, k_n) = base, new
+    variance = [0.0 if k < 2 or not math.isfinite(std) else std**2 for std, k in ((std_b, k_b), (std_n, k_n))]
+    change = (mean_n - mean_b) * 100
+    head = f"{change:+.2f} pt (min {min_points:g} pt), {k_b} vs {k_n} seeds; "
+    tested = moments_test((mean_b, variance[0], k_b), (mean_n, variance[1], k_n))
+    if tested is None:
+        return Judgement(
+            _verdict(change, min_points, True), change, head + "seed noise unknown (one seed per side): min-points bar only"
+        )
+    return Judgement(_verdict(change, min_points, tested[0] <= alpha), change, head + tested[1])
 
 
 def _mean_variance(values: Sequence[float]) -> tuple[float, float]:

@@ -14,9 +14,11 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from suite.compare.accuracy import SeedResults, judge_accuracy, judge_moments
 from suite.compare.latency import RunSpread, judge_latency
+from suite.compare.macro_f1 import judge_macro_f1
 from suite.compare.sides import KEYS, SETTING, Side, load_side
-from suite.compare.stats import Judgement, judge_accuracy, judge_exact, judge_relative
+from suite.compare.stats import Judgement, judge_exact, judge_relative
 from suite.compare.thresholds import FailOn
 from suite.errors import SuiteError
 
@@ -70,16 +72,24 @@ def _choose_basis(base: Side, new: Side, basis: Basis) -> tuple[str, str]:
     return "rel", f"ratio to the calibration kernel: the sides ran on different machines ({machines})"
 
 
+def _judge_quality(metric: str, b: pd.Series, n: pd.Series, min_points: float) -> Judgement:
+    """Accuracy or macro-F1: from the seeds and their predictions (results folders), else from the moments (summaries)."""
+    seeds_b, seeds_n = b.get("accuracy_seeds"), n.get("accuracy_seeds")
+    if isinstance(seeds_b, SeedResults) and isinstance(seeds_n, SeedResults):
+        if metric == "accuracy":
+            return judge_accuracy(seeds_b, seeds_n, min_points)
+        return judge_macro_f1(seeds_b, seeds_n, b["macro_f1_seeds"], n["macro_f1_seeds"], min_points)
+    moments = [(side[f"{metric}_mean"], side[f"{metric}_std"], int(side["n_seeds"])) for side in (b, n)]
+    return judge_moments(moments[0], moments[1], min_points)
+
+
 def _model_rows(key: dict[str, Any], b: pd.Series, n: pd.Series, base: Side, new: Side, fail_on: FailOn) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     if fail_on.accuracy is not None and n["n_seeds"] > 0 and b["n_seeds"] > 0:
         for metric in ("accuracy", "macro_f1"):
             if math.isnan(b[f"{metric}_mean"]) or math.isnan(n[f"{metric}_mean"]):
                 continue
-            judged = judge_accuracy(
-                b[f"{metric}_mean"], b[f"{metric}_std"], int(b["n_seeds"]),
-                n[f"{metric}_mean"], n[f"{metric}_std"], int(n["n_seeds"]), fail_on.accuracy,
-            )  # fmt: skip
+            judged = _judge_quality(metric, b, n, fail_on.accuracy)
             rows.append(_row(key, metric, b[f"{metric}_mean"], n[f"{metric}_mean"], judged))
     out_of_tolerance = bool(n["infeasible"]) or abs(n.get("budget_error", 0) or 0) > new.tolerance
     for metric in ("params", "macs"):

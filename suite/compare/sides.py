@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suite.compare.accuracy import SeedResults
 from suite.compare.latency import Sessions
 from suite.errors import SuiteError
 from suite.report.load import RunInfo, expand_run_dirs, load_results
@@ -102,7 +103,7 @@ def _from_results(path: Path) -> Side:
         peak_mem_infer_mb=("peak_mem_infer_mb", "mean"),
         peak_mem_train_mb=("peak_mem_train_mb", "mean"),
     )
-    models = models.join(quality).reset_index()
+    models = models.join(quality).join(_seed_results(trials[trials["status"] == "ok"])).reset_index()
     tolerances = {float(run.manifest.get("config", {}).get("tolerance", DEFAULT_TOLERANCE)) for run in runs}
     if len(runs) > 1:
         notes.append(f"{path}: {len(runs)} runs pooled (raw times of every run; each seed's accuracy averaged over runs)")
@@ -114,6 +115,28 @@ def _from_results(path: Path) -> Side:
         tolerance=min(tolerances, default=DEFAULT_TOLERANCE),
         notes=notes,
     )
+
+
+def _seed_results(ok: pd.DataFrame) -> pd.DataFrame:
+    """Per model: its seeds' accuracies with their per-example predictions (:class:`SeedResults`) and macro-F1s.
+
+    A seed trained in several runs counts once: its accuracy is the mean over runs and
+    its predictions are the first run's (on CPU the runs are identical; where they are
+    not, :meth:`SeedResults.from_trials` finds that the predictions do not reproduce the
+    accuracy and the judge falls back to the seeds).
+    """
+    rows = {}
+    for key, group in ok.groupby(KEYS, sort=False):
+        per_seed = group.groupby("seed", sort=True)
+        firsts = group.drop_duplicates("seed").set_index("seed").sort_index()
+        predictions = list(firsts["test_predictions"]) if "test_predictions" in firsts else None
+        targets = list(firsts["test_targets"]) if "test_targets" in firsts else None
+        accuracy = per_seed["accuracy"].mean()
+        rows[key] = {
+            "accuracy_seeds": SeedResults.from_trials(list(accuracy), predictions, targets),
+            "macro_f1_seeds": tuple(float(v) for v in per_seed["macro_f1"].mean()),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["accuracy_seeds", "macro_f1_seeds"]).rename_axis(KEYS)
 
 
 def _relative_blocks(row: pd.Series) -> list[float] | None:

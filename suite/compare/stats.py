@@ -4,8 +4,9 @@ Each judge returns a :class:`Judgement`. The rules, and why:
 
 - **Latency**: see :mod:`suite.compare.latency` (runs or blocks as the unit, a
   significance test and a threshold, unstable figures never judged alone).
-- **Accuracy** varies with the seed, so a drop must exceed twice the pooled standard
-  error of the two means (about a 95 % bound) and a minimum in points.
+- **Accuracy and macro-F1**: see :mod:`suite.compare.accuracy` and
+  :mod:`suite.compare.macro_f1` (paired tests on per-example predictions, Welch's t or
+  borrowed spread over seeds).
 - **Memory** on CPU is counted from allocation events and barely varies: a plain
   relative threshold.
 - **Params and MACs** are exact: any change is reported; whether it fails depends on
@@ -21,8 +22,6 @@ from typing import Literal
 Verdict = Literal["improved", "regressed", "unchanged", "changed", "missing", "unstable"]
 #: Significance level of the latency and accuracy tests.
 ALPHA = 0.01
-#: An accuracy change must exceed this many pooled standard errors.
-SE_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -36,30 +35,6 @@ class Judgement:
 
 def _relative_change(base: float, new: float) -> float:
     return new / base - 1 if base else math.inf if new else 0.0
-
-
-def _standard_error(std: float, n: int) -> float:
-    return 0.0 if n < 2 or not math.isfinite(std) else std / math.sqrt(n)
-
-
-def judge_accuracy(
-    base_mean: float, base_std: float, base_n: int, new_mean: float, new_std: float, new_n: int, min_points: float
-) -> Judgement:
-    """Accuracy-like metric in [0, 1] (higher is better), judged against the seed spread.
-
-    The change must exceed ``max(min_points, 2 x pooled SE)`` percentage points, where
-    the pooled standard error is ``sqrt(s_base^2 / n_base + s_new^2 / n_new)``; a side
-    with one seed contributes no spread (its standard deviation is unknown).
-    """
-    change = (new_mean - base_mean) * 100
-    pooled = math.hypot(_standard_error(base_std, base_n), _standard_error(new_std, new_n)) * 100
-    bar = max(min_points, SE_FACTOR * pooled)
-    detail = f"{change:+.2f} pt; bar {bar:.2f} pt (min {min_points:g} pt, 2 x SE {pooled:.2f} pt; seeds {base_n} vs {new_n})"
-    if change <= -bar:
-        return Judgement("regressed", change, detail)
-    if change >= bar:
-        return Judgement("improved", change, detail)
-    return Judgement("unchanged", change, detail)
 
 
 def judge_relative(base: float, new: float, threshold: float) -> Judgement:
