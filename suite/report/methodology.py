@@ -80,9 +80,11 @@ def methodology(runs: list[RunInfo], latency_measured: bool, memory_measured: bo
         ),
         Item(
             "Peak memory",
-            "CPU: the step runs under torch.profiler with profile_memory=True; the running sum of allocations and "
-            "frees in time order peaks at the figure shown. CUDA: the allocator's max_memory_allocated above what was "
-            "allocated before. Both exclude what existed before the step (weights, AdamW state, the input). "
+            "CPU: the step runs under torch.profiler with profile_memory=True; the figure is the peak of the running "
+            "total of PyTorch's CPU allocator's own allocation and free events in time order (memory allocated, "
+            "including scratch an op frees inside itself; oneDNN's scratchpads go through this allocator). "
+            "CUDA: the allocator's max_memory_allocated above what was allocated before. "
+            "Both exclude what existed before the step (weights, AdamW state, the input). "
             "Inference is one example (batch 1); training is one steady-state step (forward, backward, AdamW) at the "
             "training batch size." + ("" if memory_measured else " Not measured in these runs."),
         ),
