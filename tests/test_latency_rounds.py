@@ -52,10 +52,10 @@ def test_steady_rounds_are_stable_and_each_sign_of_disturbance_is_named() -> Non
     rounds = [r for r in range(5) for _ in range(10)]
     steady = assess([1.0 + 0.01 * (i % 3) for i in range(50)], rounds, [0.1] * 5)
     assert steady == Assessment(True, "", steady.badness) and steady.badness < 1
-    drifting = assess([1.0] * 50, rounds, [0.1, 0.1, 0.2, 0.1, 0.1])
-    assert not drifting.stable and "reference drift 100%" in drifting.reason
-    disagreeing = assess([1.0 if r < 4 else 1.5 for r in rounds], rounds, [0.1] * 5)
-    assert not disagreeing.stable and "rounds disagree 50%" in disagreeing.reason
+    drifting = assess([1.0] * 50, rounds, [0.1, 0.1, 0.25, 0.1, 0.1])
+    assert not drifting.stable and "reference drift 150%" in drifting.reason
+    disagreeing = assess([1.0 if r < 4 else 2.0 for r in rounds], rounds, [0.1] * 5)
+    assert not disagreeing.stable and "rounds disagree 100%" in disagreeing.reason
     spread = assess([1.0 if i % 2 else 3.0 for i in range(50)], rounds, [0.1] * 5)
     assert not spread.stable and "block spread" in spread.reason
 

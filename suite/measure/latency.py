@@ -8,8 +8,9 @@ than two numbers.
 How one figure is taken (:func:`time_rounds`): after warm-up, ``ROUNDS`` rounds of the
 model's blocks (``Timer.blocked_autorange``, ``min_run_time / ROUNDS`` seconds each)
 alternate with short runs of a reference kernel (see :mod:`suite.measure.reference`),
-one before the first round and one after each, so every round has a reference taken
-under the same conditions (the mean of the two around it). ``latency_rel`` is the
+one before the first round and one after each (each the median of ``REFERENCE_BLOCKS``
+blocks of about a millisecond), so every round has a reference taken under the same
+conditions (the mean of the two around it). ``latency_rel`` is the
 median over blocks of block time / its round's reference: a busy minute slows both and
 the ratio stays comparable, where milliseconds do not.
 
@@ -50,9 +51,10 @@ ROUNDS = 5
 #: Model blocks per round at least (a slow model gets several blocks per round, so a
 #: block-level test on one figure can reach its significance level).
 MIN_BLOCKS_PER_ROUND = 3
-#: Seconds of reference blocks per reference run.
-REFERENCE_RUN_TIME = 0.01
-
+#: Blocks per reference run, and the length of each: a run's figure is the median of
+#: many short blocks, so that one interruption of the host does not move it.
+REFERENCE_BLOCKS = 15
+REFERENCE_BLOCK_SECONDS = 0.001
 
 @dataclass
 class Timing:
@@ -128,14 +130,20 @@ def time_rounds(
     for _ in range(WARMUP_CALLS):  # lazy initialisation, allocator growth, oneDNN primitive caches
         fn()
         reference()
-    references = [float(np.median(_blocks(reference, threads, REFERENCE_RUN_TIME, 1)))]
+    timer = Timer(stmt="fn()", globals={"fn": reference}, num_threads=threads)
+    number = max(1, round(REFERENCE_BLOCK_SECONDS / timer.blocked_autorange(min_run_time=0.01).median))
+
+    def reference_run() -> float:
+        return float(np.median([timer.timeit(number).median for _ in range(REFERENCE_BLOCKS)]))
+
+    references = [reference_run()]
     times: list[float] = []
     block_rounds: list[int] = []
     for index in range(rounds):
         blocks = _blocks(fn, threads, min_run_time / rounds, MIN_BLOCKS_PER_ROUND)
         times += blocks
         block_rounds += [index] * len(blocks)
-        references.append(float(np.median(_blocks(reference, threads, REFERENCE_RUN_TIME, 1))))
+        references.append(reference_run())
     # The reference of a round: the mean of the runs just before and just after it.
     around = [(before + after) / 2 * 1e3 for before, after in itertools.pairwise(references)]
     return Rounds([t * 1e3 for t in times], block_rounds, around)

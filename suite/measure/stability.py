@@ -7,14 +7,18 @@ three independent signs of disturbance:
 
 - **reference drift**: the reference kernel, fixed work, ran at different speeds in
   different rounds (``max / min - 1`` of its per-round medians);
-- **round disagreement**: the model's per-round medians, each divided by its round's
-  reference, disagree (``max / min - 1``): the disturbance hit the model and the
-  reference unequally, so even the ratio is off;
+- **round disagreement**: the model's per-round medians disagree (``max / min - 1``):
+  the machine's speed changed between rounds;
 - **spread**: the model's blocks are widely spread (inter-quartile range / median),
   as when a time slice is lost in some blocks and not in others.
 
-A figure beyond any bound is ``unstable``; the bounds are set well above what a quiet
-machine shows (the README gives the measured rates: quiet and under a CPU burner).
+A figure beyond any bound is ``unstable``. The bounds were set from 28 figures (14
+families, batch 1 and 32, one attempt each) on this project's 2-core virtual machine,
+quiet and with a CPU burner on each core: quiet, the block spread was 0.02-0.37 and the
+rounds disagreed by 0.02-1.34 (three figures above 0.8: the host itself is shared);
+disturbed, 0.11-1.71 and 0.32-3.64, most far above the bounds. The reference kernel's
+drift told the two apart least (quiet up to 0.86, since a microsecond-scale kernel is
+sensitive to the host), so its bound only catches a reference that ran at half speed.
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ import numpy as np
 #: Attempts in all for a figure that stays unstable.
 MAX_ATTEMPTS = 3
 #: Largest accepted ``max / min - 1`` of the reference's round medians.
-MAX_REFERENCE_DRIFT = 0.15
-#: Largest accepted ``max / min - 1`` of the model's round medians relative to their reference.
-MAX_ROUND_DISAGREEMENT = 0.15
+MAX_REFERENCE_DRIFT = 1.0
+#: Largest accepted ``max / min - 1`` of the model's round medians.
+MAX_ROUND_DISAGREEMENT = 0.8
 #: Largest accepted inter-quartile range of the blocks over their median.
-MAX_SPREAD = 0.25
+MAX_SPREAD = 0.35
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,10 @@ def assess(times_ms: Sequence[float], block_rounds: Sequence[int], reference_rou
     """
     times, rounds, references = np.asarray(times_ms), np.asarray(block_rounds), np.asarray(reference_rounds_ms)
     round_medians = np.array([np.median(times[rounds == r]) for r in np.unique(rounds)])
-    relative = round_medians / references[np.unique(rounds)]
     q1, median, q3 = np.percentile(times, [25, 50, 75])
     signs = {
         "reference drift": (references.max() / references.min() - 1, MAX_REFERENCE_DRIFT),
-        "rounds disagree": (relative.max() / relative.min() - 1, MAX_ROUND_DISAGREEMENT),
+        "rounds disagree": (round_medians.max() / round_medians.min() - 1, MAX_ROUND_DISAGREEMENT),
         "block spread (IQR/median)": ((q3 - q1) / median, MAX_SPREAD),
     }
     beyond = [f"{name} {value:.0%} > {bound:.0%}" for name, (value, bound) in signs.items() if value > bound]
