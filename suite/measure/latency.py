@@ -56,6 +56,7 @@ MIN_BLOCKS_PER_ROUND = 3
 REFERENCE_BLOCKS = 15
 REFERENCE_BLOCK_SECONDS = 0.001
 
+
 @dataclass
 class Timing:
     """One latency figure and everything needed to trust and compare it."""
