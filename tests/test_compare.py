@@ -25,7 +25,7 @@ from suite.compare.thresholds import DEFAULT_FAIL_ON, FailOn, parse_fail_on
 from suite.errors import SuiteError
 from suite.report.load import load_results
 from suite.report.summary import summarise
-from tests.compare_fixtures import jitter_times, relabel_machine, set_field, slow_down
+from tests.compare_fixtures import edit_trials, jitter_times, relabel_machine, set_field, slow_down
 from tests.report_fixtures import build_run
 
 MODELS = ("mlp", "cnn1d", "crnn", "attention")
@@ -182,7 +182,7 @@ def test_a_run_compared_with_a_noisy_rerun_of_itself_has_no_regression(tmp_path:
     comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
     assert comparison.exit_code == 0
     assert comparison.count("regressed") == comparison.count("improved") == comparison.count("missing") == 0
-    assert comparison.basis == "ms" and "same machine" in comparison.basis_reason
+    assert comparison.basis == "rel" and "timed between the rounds" in comparison.basis_reason
     # Every model is judged on accuracy, macro-F1, params, MACs, two memories and 4 timed settings.
     assert len(comparison.rows) == len(MODELS) * (6 + 4)
 
@@ -201,7 +201,7 @@ def test_a_uniformly_slower_machine_is_no_regression_in_relative_latency(tmp_pat
     base = jitter_times(run(tmp_path, "a"), seed=1)
     new = relabel_machine(slow_down(jitter_times(run(tmp_path, "b"), seed=2), 1.5, reference_factor=1.5), "Intel Xeon")
     comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
-    assert comparison.basis == "rel" and "different machines" in comparison.basis_reason
+    assert comparison.basis == "rel" and "timed between the rounds" in comparison.basis_reason
     assert comparison.exit_code == 0, render_comparison(comparison, "table")
     # The same data in milliseconds is a 50 % slowdown everywhere.
     in_ms = compare_paths(base, new, DEFAULT_FAIL_ON, basis="ms")
@@ -315,3 +315,14 @@ def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
     error = process.stderr.read().decode()
     assert process.wait(timeout=120) == 1  # the verdict's exit status survives
     assert "Traceback" not in error and "BrokenPipe" not in error
+
+
+def test_results_without_interleaved_references_compare_in_ms_on_one_machine(tmp_path: Path) -> None:
+    def older(record: dict) -> None:  # results written before the timer took rounds
+        for timing in record.get("timings") or []:
+            for key in ("block_rounds", "reference_rounds_ms"):
+                timing.pop(key, None)
+
+    base, new = (edit_trials(run(tmp_path, name), older) for name in ("a", "b"))
+    comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
+    assert comparison.basis == "ms" and "same machine" in comparison.basis_reason

@@ -43,6 +43,8 @@ class Side:
         latency (pd.DataFrame): Per-model, per-setting latency.
         tolerance (float): The budget matcher's tolerance of its runs.
         raw_times (bool): Whether raw per-block times are known.
+        interleaved (bool): Whether every timing has a reference kernel timed between
+            its rounds (results written since the timer took rounds).
         notes (list[str]): What was assumed while reading.
     """
 
@@ -52,6 +54,7 @@ class Side:
     latency: pd.DataFrame
     tolerance: float = DEFAULT_TOLERANCE
     raw_times: bool = True
+    interleaved: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -113,6 +116,7 @@ def _from_results(path: Path) -> Side:
         models=models,
         latency=_latency_from_timings(timings),
         tolerance=min(tolerances, default=DEFAULT_TOLERANCE),
+        interleaved=_interleaved(timings),
         notes=notes,
     )
 
@@ -137,6 +141,14 @@ def _seed_results(ok: pd.DataFrame) -> pd.DataFrame:
             "macro_f1_seeds": tuple(float(v) for v in per_seed["macro_f1"].mean()),
         }
     return pd.DataFrame.from_dict(rows, orient="index", columns=["accuracy_seeds", "macro_f1_seeds"]).rename_axis(KEYS)
+
+
+def _interleaved(timings: pd.DataFrame) -> bool:
+    """Whether every ``ok`` timing carries the reference of each of its rounds."""
+    if timings.empty or "reference_rounds_ms" not in timings:
+        return False
+    ok = timings[timings["status"] == "ok"]["reference_rounds_ms"]
+    return bool(len(ok)) and all(isinstance(r, list) and r for r in ok)
 
 
 def _relative_blocks(row: pd.Series) -> list[float] | None:
