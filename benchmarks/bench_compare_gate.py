@@ -1,10 +1,10 @@
 """Does the CI gate trust what it should? A/A false alarms and A/B detections of `suite compare`.
 
-BASE is ``--base-runs`` runs (default 3, as ``results/baselines/ci``) of
-``configs/ci.yaml`` with its seed. Then ``--repeats`` A runs and ``--repeats`` B runs,
-alternating A, B, A, B so that machine noise hits both alike, each with a seed that
-differs from BASE's (``--new-seed``, then one more per repeat: a CI job's seed is not
-the baseline's, and accuracy moves with it). The A runs change nothing else; in the B
+BASE is ``--base-runs`` runs (default 1, as ``results/baselines/ci``) of
+``configs/ci.yaml`` with its seeds (0, 1, 2). Then ``--repeats`` A runs and ``--repeats``
+B runs, alternating A, B, A, B so that machine noise hits both alike, each with one seed
+that differs from BASE's (``--new-seed``, then one more per repeat: a CI job's seed is
+not the baseline's, and accuracy moves with it). The A runs change nothing else; in the B
 runs one model is made slower by a test-only wrapper that busy-waits for ``--slowdown``
 (default 20 %) of that model's BASE median latency after every forward pass. With
 ``--noisy-neighbour`` a CPU-burning process pinned to one core runs during half of
@@ -128,8 +128,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--model", default="cnn1d", help="the family made slower in the B runs")
     parser.add_argument("--slowdown", type=float, default=0.20)
-    parser.add_argument("--base-runs", type=int, default=3, help="runs pooled into BASE (as results/baselines/ci)")
-    parser.add_argument("--new-seed", type=int, default=1, help="first seed of the NEW runs (BASE uses the config's)")
+    parser.add_argument("--base-runs", type=int, default=1, help="runs pooled into BASE (as results/baselines/ci)")
+    parser.add_argument("--new-seed", type=int, default=10, help="first seed of the NEW runs (BASE uses the config's)")
     parser.add_argument("--noisy-neighbour", action="store_true", help="burn one core during part of every NEW run")
     parser.add_argument("--out", default=None, help="where the runs go (default: a temporary folder)")
     args = parser.parse_args()
@@ -146,10 +146,11 @@ def main() -> None:
 
     started = time.perf_counter()
     bases = [one_run(out / "base") for _ in range(args.base_runs)]
-    run_seconds = (time.perf_counter() - started) / args.base_runs
+    # A NEW run trains one seed: its length is a BASE run's per seed.
+    run_seconds = (time.perf_counter() - started) / args.base_runs / len(config.seeds)
     base = out / "base"
     extra = args.slowdown * sorted(headline_ms(b, args.model) for b in bases)[len(bases) // 2] / 1000
-    print(f"BASE: {len(bases)} run(s) pooled, seeds {config.seeds}; a run takes about {run_seconds:.0f} s")
+    print(f"BASE: {len(bases)} run(s) pooled, seeds {config.seeds}; a one-seed run takes about {run_seconds:.0f} s")
     print(f"NEW: seeds {args.new_seed}, {args.new_seed + 1}, ... (one per repeat); B runs add {extra * 1e6:.0f} us")
     noise = "one core, half of every NEW run" if args.noisy_neighbour else "none"
     print(f"busy-wait to every {args.model} forward; noisy neighbour: {noise}")

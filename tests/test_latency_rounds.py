@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -12,7 +14,7 @@ import torch
 from suite.measure import latency as latency_module
 from suite.measure.latency import ROUNDS, measure_figure, time_rounds
 from suite.measure.reference import matmul_gflops, reference_kernel, reference_kind
-from suite.measure.stability import MAX_ATTEMPTS, Assessment, assess
+from suite.measure.stability import MAX_ATTEMPTS, Assessment, CpuSnapshot, assess, neighbour_cpus
 
 CPU = torch.device("cpu")
 BASE = {"scope": "model", "device": "cpu", "backend": "eager", "dtype": "float32", "batch_size": 1, "threads": 1}
@@ -83,3 +85,23 @@ def test_an_unstable_attempt_is_measured_again_and_the_steadiest_kept(monkeypatc
     monkeypatch.setattr(latency_module, "assess", lambda *args: next(always))
     timing = measure_figure(lambda: None, BASE, CPU, min_run_time=0.01)
     assert timing.attempts == MAX_ATTEMPTS and timing.stability == "unstable" and timing.unstable_reason == "b"
+
+
+def test_a_busy_neighbour_is_seen_in_proc_stat_and_named() -> None:
+    if CpuSnapshot.now() is None:
+        pytest.skip("no /proc/stat on this system")
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # let it start
+        before = CpuSnapshot.now()
+        own_end = time.perf_counter() + 0.5
+        while time.perf_counter() < own_end:  # this process's own work is not a neighbour's
+            pass
+        time.sleep(0.5)
+        busy = neighbour_cpus(before, CpuSnapshot.now())
+    finally:
+        burner.kill()
+        burner.wait()
+    assert busy is not None and busy >= 0.5  # the burner kept most of a CPU busy
+    verdict = assess([1.0] * 50, [r for r in range(5) for _ in range(10)], [0.1] * 5, neighbour=busy)
+    assert not verdict.stable and "other processes busy (CPUs)" in verdict.reason

@@ -42,7 +42,7 @@ from torch.utils.benchmark import Timer
 from suite.features import build_frontend
 from suite.input_spec import InputSpec
 from suite.measure.reference import matmul_gflops, reference_kernel, reference_kind
-from suite.measure.stability import MAX_ATTEMPTS, Assessment, assess
+from suite.measure.stability import MAX_ATTEMPTS, Assessment, CpuSnapshot, assess, neighbour_cpus, wait_for_quiet
 
 DEFAULT_MIN_RUN_TIME = 0.3
 WARMUP_CALLS = 3
@@ -202,8 +202,12 @@ def measure_figure(
     best: tuple[Rounds, Assessment] | None = None
     attempts = 0
     for attempts in range(1, max_attempts + 1):  # noqa: B007 - the count is recorded
+        if best is not None and "other processes busy" in best[1].reason:
+            wait_for_quiet()  # a neighbour's burst: let it pass rather than time through it
+        before = CpuSnapshot.now()
         rounds = time_rounds(fn, reference, base["threads"], min_run_time)
-        verdict = assess(rounds.times_ms, rounds.block_rounds, rounds.reference_rounds_ms)
+        neighbour = neighbour_cpus(before, CpuSnapshot.now())
+        verdict = assess(rounds.times_ms, rounds.block_rounds, rounds.reference_rounds_ms, neighbour)
         if best is None or verdict.badness < best[1].badness:
             best = (rounds, verdict)
         if verdict.stable:
