@@ -321,3 +321,17 @@ def _print_rates() -> None:
 
 if __name__ == "__main__":
     _print_rates()
+
+
+def test_one_new_seed_far_below_a_three_seed_baseline_is_not_called_a_regression_on_the_paired_test_alone() -> None:
+    """The gate benchmark's A/A case: an undertrained mlp's seed 15 scored 13.6 pt below seeds 0-2 (spread 4 pt).
+
+    With one seed on NEW the paired test cannot see that this seed trained a worse model
+    overall, so the borrowed-spread t test must reach alpha itself (p=0.1 there).
+    """
+    rng = np.random.default_rng(15)
+    base = np.stack([rng.random(300) < accuracy for accuracy in (0.747, 0.823, 0.797)])
+    new = (rng.random(300) < 0.657)[None]
+    judged = judge_accuracy(_with_predictions(base), _with_predictions(new), MIN_POINTS)
+    assert judged.change < -10 and "borrowed spread" in judged.detail and "seed-level check at p<0.01" in judged.detail
+    assert judged.verdict == "unchanged"
