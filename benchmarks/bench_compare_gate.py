@@ -2,8 +2,9 @@
 
 BASE is ``--base-runs`` runs (default 1, as ``results/baselines/ci``) of
 ``configs/ci.yaml`` with its seeds (0, 1, 2). Then ``--repeats`` A runs and ``--repeats``
-B runs, alternating A, B, A, B so that machine noise hits both alike, each with one seed
-that differs from BASE's (``--new-seed``, then one more per repeat: a CI job's seed is
+B runs, alternating A, B, A, B so that machine noise hits both alike, each with
+``--new-seeds`` seeds (default 1; 3 is what a PR job running ``ci.yaml`` has) that
+differ from BASE's (from ``--new-seed`` on, new ones each repeat: a CI job's seed is
 not the baseline's, and accuracy moves with it). The A runs change nothing else; in the B
 runs one model is made slower by a test-only wrapper that busy-waits for ``--slowdown``
 (default 20 %) of that model's BASE median latency after every forward pass. With
@@ -130,6 +131,7 @@ def main() -> None:
     parser.add_argument("--slowdown", type=float, default=0.20)
     parser.add_argument("--base-runs", type=int, default=1, help="runs pooled into BASE (as results/baselines/ci)")
     parser.add_argument("--new-seed", type=int, default=10, help="first seed of the NEW runs (BASE uses the config's)")
+    parser.add_argument("--new-seeds", type=int, default=1, help="seeds per NEW run (3: as a PR job running ci.yaml)")
     parser.add_argument("--noisy-neighbour", action="store_true", help="burn one core during part of every NEW run")
     parser.add_argument("--out", default=None, help="where the runs go (default: a temporary folder)")
     args = parser.parse_args()
@@ -140,18 +142,18 @@ def main() -> None:
     out = Path(args.out or tempfile.mkdtemp(prefix="gate-"))
     rng = random.Random(0)
 
-    def one_run(folder: Path, seed: int | None = None) -> Path:
-        chosen = config if seed is None else parse_config(data | {"seeds": [seed]}, args.config)
+    def one_run(folder: Path, seeds: list[int] | None = None) -> Path:
+        chosen = config if seeds is None else parse_config(data | {"seeds": seeds}, args.config)
         return run_config(chosen, source=args.config, data_root=args.data_root, out=folder, progress=False)
 
     started = time.perf_counter()
     bases = [one_run(out / "base") for _ in range(args.base_runs)]
-    # A NEW run trains one seed: its length is a BASE run's per seed.
-    run_seconds = (time.perf_counter() - started) / args.base_runs / len(config.seeds)
+    # A NEW run trains --new-seeds seeds: its length is a BASE run's per seed times that.
+    run_seconds = (time.perf_counter() - started) / args.base_runs / len(config.seeds) * args.new_seeds
     base = out / "base"
     extra = args.slowdown * sorted(headline_ms(b, args.model) for b in bases)[len(bases) // 2] / 1000
     print(f"BASE: {len(bases)} run(s) pooled, seeds {config.seeds}; a one-seed run takes about {run_seconds:.0f} s")
-    print(f"NEW: seeds {args.new_seed}, {args.new_seed + 1}, ... (one per repeat); B runs add {extra * 1e6:.0f} us")
+    print(f"NEW: {args.new_seeds} seed(s) per run from {args.new_seed} on, new ones each repeat; B runs add {extra * 1e6:.0f} us")
     noise = "one core, half of every NEW run" if args.noisy_neighbour else "none"
     print(f"busy-wait to every {args.model} forward; noisy neighbour: {noise}")
     print(f"thresholds: {DEFAULT_FAIL_ON.describe()}")
@@ -159,7 +161,8 @@ def main() -> None:
     print(f"{header}  {args.model} latency (model scope, b1)")
     false_alarms, detections = 0, 0
     for repeat in range(args.repeats):
-        seed = args.new_seed + repeat
+        seeds = [args.new_seed + repeat * args.new_seeds + k for k in range(args.new_seeds)]
+        seed = seeds[0]
         for kind in ("A", "B"):
             window = None
             if args.noisy_neighbour:  # on for half a run, starting anywhere in its first half
@@ -167,7 +170,7 @@ def main() -> None:
                 window = (begin, begin + 0.5 * run_seconds)
             slowdown = slowed(args.model, extra) if kind == "B" else contextlib.nullcontext()
             with neighbour_during(window, core=1), slowdown:
-                new = one_run(out / "new", seed)
+                new = one_run(out / "new", seeds)
             comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
             target = next(r for r in comparison.rows if r["model"] == args.model and r["metric"].startswith("latency cpu b1"))
             verdicts = ("regressed", 9), ("improved", 8), ("unstable", 8), ("unchanged", 9)
