@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--format", choices=["table", "md", "json"], default="table", help="output (default: table)")
     compare.add_argument(
         "--latency-basis", choices=["auto", "ms", "rel"], default="auto",
-        help="compare milliseconds or ratios to the calibration kernel (default: auto, rel across machines)",
+        help="compare milliseconds or ratios to the interleaved reference kernel (default: auto, rel when both sides have it)",
     )  # fmt: skip
     compare.set_defaults(handler=_compare)
 
