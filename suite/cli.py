@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="judge NEW against BASE; exit 1 when something regressed", parents=[common])
     compare.add_argument("base", metavar="BASE", help="results folder or a report's summary.csv")
     compare.add_argument("new", metavar="NEW", help="results folder or a report's summary.csv")
-    fail_on_help = f"thresholds, e.g. latency=10%%,accuracy=0.5pt,params=any (default: {_fail_on_default()})"
+    default = _fail_on_default().replace("%", "%%")  # argparse expands % in help text
+    fail_on_help = f"thresholds, e.g. latency=10%%,accuracy=0.5pt,params=any (default: {default})"
     compare.add_argument("--fail-on", help=fail_on_help)
     compare.add_argument("--format", choices=["table", "md", "json"], default="table", help="output (default: table)")
     compare.add_argument(

@@ -99,3 +99,11 @@ def test_console_entry_points() -> None:
         assert done.stdout.startswith("model,input,summary,reference")
         bad = subprocess.run([*command, "profile", "--params", "zz"], capture_output=True, text=True, timeout=120)
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["list", "profile", "run", "report", "compare", "history"])
+def test_every_command_prints_its_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse expands % in help texts: an unescaped one (the --fail-on default) made `--help` crash.
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0 and "usage:" in capsys.readouterr().out
