@@ -180,15 +180,15 @@ def judge_accuracy(base: SeedResults, new: SeedResults, min_points: float, alpha
         tests.append((seed_level[0], level, seed_level[1] + guard))
     if not tests:
         detail = f"seed noise unknown (one seed per side and {why_not}): min-points bar only"
-        return Judgement(_verdict(change, min_points, True), change, head + detail)
+        return Judgement(quality_verdict(change, min_points, True), change, head + detail)
     detail = "; ".join(text for _, _, text in tests)
     if paired is None and why_not:
         detail += f" ({why_not})"
     significant = all(p <= level for p, level, _ in tests)
-    return Judgement(_verdict(change, min_points, significant), change, head + detail)
+    return Judgement(quality_verdict(change, min_points, significant), change, head + detail)
 
 
-def _verdict(change: float, min_points: float, significant: bool) -> Verdict:
+def quality_verdict(change: float, min_points: float, significant: bool) -> Verdict:
     if not significant or abs(change) < min_points or change == 0:
         return "unchanged"
     return "improved" if change > 0 else "regressed"
@@ -205,7 +205,7 @@ def _paired_outcomes(base: SeedResults, new: SeedResults) -> tuple[tuple[np.ndar
     return (base.correct, new.correct), ""
 
 
-def _format_p(p: float) -> str:
+def format_p(p: float) -> str:
     return "p<1e-12" if p < 1e-12 else f"p={p:.2g}"
 
 
@@ -224,11 +224,11 @@ def _paired_test(base: np.ndarray, new: np.ndarray) -> tuple[float, str]:
         # The exact binomial test on the discordant examples (scipy.stats.binomtest(new_only, discordant)
         # gives the same p-value; its object costs a millisecond a call, which the simulation tests feel).
         p = min(1.0, 2 * min(bdtr(new_only, discordant, 0.5), bdtrc(new_only - 1, discordant, 0.5))) if discordant else 1.0
-        text = f"McNemar exact {_format_p(p)} (of {examples} examples, {new_only} right only in new, {base_only} only in base)"
+        text = f"McNemar exact {format_p(p)} (of {examples} examples, {new_only} right only in new, {base_only} only in base)"
         return float(p), text
     lower, upper = exact_stratified_tails(base, new)
     p = min(1.0, 2 * min(lower, upper))
-    text = f"paired exact test {_format_p(p)} (McNemar-type over {examples} examples, each side's seeds pooled)"
+    text = f"paired exact test {format_p(p)} (McNemar-type over {examples} examples, each side's seeds pooled)"
     return p, text
 
 
@@ -303,12 +303,12 @@ def moments_test(base: tuple[float, float, int], new: tuple[float, float, int]) 
         # Welch-Satterthwaite; with one side's variance 0, df is the other side's k - 1.
         df = (se_b + se_n) ** 2 / (se_b**2 / (k_base - 1) + se_n**2 / (k_new - 1)) if se > 0 else k_base + k_new - 2
         p = _t_two_sided(difference, se, df)
-        return p, f"Welch t {_format_p(p)}, df={df:.1f}"
+        return p, f"Welch t {format_p(p)}, df={df:.1f}"
     lender, single = ("new", "base") if k_new >= 2 else ("base", "new")
     std = math.sqrt(var_n if k_new >= 2 else var_b)
     df = max(k_base, k_new) - 1
     p = _t_two_sided(difference, std * math.sqrt(1 / k_base + 1 / k_new), df)
-    return p, f"borrowed spread ({single}'s 1 seed takes {lender}'s seed std {std * 100:.2f} pt): t {_format_p(p)}, df={df}"
+    return p, f"borrowed spread ({single}'s 1 seed takes {lender}'s seed std {std * 100:.2f} pt): t {format_p(p)}, df={df}"
 
 
 def judge_moments(
@@ -325,10 +325,9 @@ def judge_moments(
     head = f"{change:+.2f} pt (min {min_points:g} pt), {k_b} vs {k_n} seeds; "
     tested = moments_test((mean_b, variance[0], k_b), (mean_n, variance[1], k_n))
     if tested is None:
-        return Judgement(
-            _verdict(change, min_points, True), change, head + "seed noise unknown (one seed per side): min-points bar only"
-        )
-    return Judgement(_verdict(change, min_points, tested[0] <= alpha), change, head + tested[1])
+        detail = head + "seed noise unknown (one seed per side): min-points bar only"
+        return Judgement(quality_verdict(change, min_points, True), change, detail)
+    return Judgement(quality_verdict(change, min_points, tested[0] <= alpha), change, head + tested[1])
 
 
 def _mean_variance(values: Sequence[float]) -> tuple[float, float]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from suite.compare.accuracy import SeedResults, _format_p, _verdict, judge_moments
+from suite.compare.accuracy import SeedResults, format_p, judge_moments, quality_verdict
 from suite.compare.stats import ALPHA, Judgement
 
 #: Random swaps of the two sides' predictions; the p-value's resolution is 1 / (PERMUTATIONS + 1).
@@ -71,6 +71,6 @@ def judge_macro_f1(
     assert base.targets is not None and base.predictions is not None and new.predictions is not None
     change = (new_f1[0] - base_f1[0]) * 100
     p = randomisation_p(base.predictions[0], new.predictions[0], base.targets)
-    detail = f"{change:+.2f} pt (min {min_points:g} pt), 1 vs 1 seeds; paired randomisation {_format_p(p)} "
+    detail = f"{change:+.2f} pt (min {min_points:g} pt), 1 vs 1 seeds; paired randomisation {format_p(p)} "
     detail += f"({len(base.targets)} examples, {PERMUTATIONS} swaps)"
-    return Judgement(_verdict(change, min_points, p <= alpha), change, detail)
+    return Judgement(quality_verdict(change, min_points, p <= alpha), change, detail)
