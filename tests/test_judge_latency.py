@@ -5,6 +5,9 @@ families, two scopes), a baseline of three runs and one new run, every run one s
 whose level drifts by a log-normal factor (the machine's state), and ``BLOCKS`` blocks
 per session (the default timer's minimum: 5 rounds of at least 3 blocks) with their own
 log-normal noise. The run spread is pooled over the settings as ``suite compare`` does.
+
+A second shape has several sessions per run (one per seed, as ``configs/ci.yaml`` runs):
+sessions of one run share the run's drift, plus their own.
 """
 
 from __future__ import annotations
@@ -22,16 +25,30 @@ THRESHOLD = 0.10
 
 
 def simulate(
-    rng: np.random.Generator, base_runs: int, new_runs: int, drift: float, block_noise: float, slowdown: float
+    rng: np.random.Generator,
+    base_runs: int,
+    new_runs: int,
+    drift: float,
+    block_noise: float,
+    slowdown: float,
+    sessions: int = 1,
+    session_drift: float = 0.0,
+    label_runs: bool = True,
 ) -> np.ndarray:
-    """Verdicts of ``COMPARISONS x SETTINGS`` simulated settings (NEW is ``1 + slowdown`` times slower)."""
+    """Verdicts of ``COMPARISONS x SETTINGS`` simulated settings (NEW is ``1 + slowdown`` times slower).
+
+    Each run drifts by ``drift`` and holds ``sessions`` sessions that drift by
+    ``session_drift`` more; ``label_runs=False`` hides which run a session came from.
+    """
     verdicts = []
     for _ in range(COMPARISONS):
         sides = []
         for runs, factor in ((base_runs, 1.0), (new_runs, 1.0 + slowdown)):
-            levels = factor * rng.lognormal(0.0, drift, size=(SETTINGS, runs))
-            blocks = levels[..., None] * rng.lognormal(0.0, block_noise, size=(SETTINGS, runs, BLOCKS))
-            sides.append([Sessions.of(list(setting)) for setting in blocks])
+            run_levels = factor * rng.lognormal(0.0, drift, size=(SETTINGS, runs, 1))
+            levels = (run_levels * rng.lognormal(0.0, session_drift, size=(SETTINGS, runs, sessions))).reshape(SETTINGS, -1)
+            blocks = levels[..., None] * rng.lognormal(0.0, block_noise, size=(*levels.shape, BLOCKS))
+            labels = np.repeat(np.arange(runs), sessions) if label_runs else None
+            sides.append([Sessions.of(list(setting), runs=labels) for setting in blocks])
         spread = RunSpread.pooled([s for side in sides for s in side])
         for base, new in zip(*sides, strict=True):
             verdicts.append(judge_latency(base, new, base.level(), new.level(), THRESHOLD, spread).verdict)
@@ -55,3 +72,21 @@ def test_one_run_a_side_is_judged_on_its_blocks_and_catches_a_slowdown() -> None
     assert (verdicts == "regressed").mean() >= 0.90
     quiet = simulate(np.random.default_rng(14), 1, 1, drift=0.0, block_noise=0.08, slowdown=0.0)
     assert (quiet == "regressed").mean() <= 0.01
+
+
+@pytest.mark.parametrize("base_runs", [1, 3])
+def test_sessions_of_one_run_are_not_taken_for_independent_runs(base_runs: int) -> None:
+    # Three sessions a run, runs 5 % apart and sessions 5 % more: one run a side has no
+    # way to see the run drift, which the judge then assumes as large as the sessions'.
+    shape = {"drift": 0.05, "block_noise": 0.03, "slowdown": 0.0, "sessions": 3, "session_drift": 0.05}
+    verdicts = simulate(np.random.default_rng(15), base_runs, 1, **shape)
+    assert (verdicts == "regressed").mean() <= 0.01
+    if base_runs == 1:  # the old rule, every session a run of its own, cried wolf
+        naive = simulate(np.random.default_rng(15), base_runs, 1, **shape, label_runs=False)
+        assert (naive == "regressed").mean() > 0.02
+
+
+def test_a_baseline_of_several_runs_measures_the_run_drift_and_catches_a_large_slowdown() -> None:
+    shape = {"drift": 0.05, "block_noise": 0.03, "sessions": 3, "session_drift": 0.05}
+    verdicts = simulate(np.random.default_rng(16), 3, 1, slowdown=0.40, **shape)
+    assert (verdicts == "regressed").mean() >= 0.90
