@@ -2,7 +2,9 @@
 
 Every clip goes through the same steps: decode (any format libsndfile reads, any bit
 depth, as float32), mix to mono, resample to the comparison's rate, then pad with
-zeros at the end or crop around the centre to the clip length.
+zeros at the end or crop around the centre to the clip length. A decoded clip must hold
+samples, all finite: a float file with a NaN or an infinity would make every training
+loss NaN, or be scored as it is, so it is refused like a file that cannot be decoded.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ from suite.errors import SuiteError
 
 
 class AudioDecodeError(SuiteError):
-    """A file that cannot be decoded, or holds no samples."""
+    """A file that cannot be decoded, holds no samples, or holds a sample that is NaN or infinite."""
 
 
 def read_audio(path: str | os.PathLike[str], offset: float = 0.0, duration: float | None = None) -> tuple[np.ndarray, int]:
     """Decode ``path`` (optionally a window of it) to ``(waveform (channels, samples) float32, sample_rate)``.
 
     Raises:
-        AudioDecodeError: naming the file, when it is missing, not audio, or empty.
+        AudioDecodeError: naming the file, when it is missing, not audio, empty, or holds
+            NaN or infinite samples (a float or double WAV can).
     """
     try:
         info = soundfile.info(str(path))
@@ -35,6 +38,11 @@ def read_audio(path: str | os.PathLike[str], offset: float = 0.0, duration: floa
         raise AudioDecodeError(f"cannot decode {path}: {error}") from None
     if data.shape[0] == 0:
         raise AudioDecodeError(f"{path} holds no samples")
+    finite = np.isfinite(data)
+    if not finite.all():
+        first = int(np.argmin(finite.all(axis=1)))  # the first frame with a NaN or an infinity
+        kinds = " and ".join(kind for kind, found in (("NaN", np.isnan(data).any()), ("infinite", np.isinf(data).any())) if found)
+        raise AudioDecodeError(f"{path} holds {kinds} samples (first at sample {start + first})")
     return np.ascontiguousarray(data.T), int(sample_rate)
 
 

@@ -2,6 +2,10 @@
 
 A config names the data set and protocol, the input, the models, the budgets, the
 seeds, the training protocol and what to measure; see ``configs/*.yaml``.
+
+YAML anchors and aliases (``&name``, ``*name``) are refused: nine nested aliases expand
+to a billion values (the "billion laughs"), and a config gains nothing from them. An
+error message repeats at most :data:`~suite.data.base.ECHO_LIMIT` characters of a value.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from suite.budget import Budget, parse_budget
-from suite.data.base import DATASETS
+from suite.data.base import DATASETS, short_repr, short_text
 from suite.errors import SuiteError
 from suite.input_spec import FeatureKind, InputSpec
 from suite.measure.costs import LatencySettings
@@ -128,6 +132,25 @@ class RunConfig(_Section):
         return seeds
 
 
+#: The longest message a validator of another module may give (it lists the names available, too).
+MESSAGE_LIMIT = 600
+
+
+class AnchorError(yaml.MarkedYAMLError):
+    """A YAML anchor or alias in a config file."""
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` without anchors and aliases: a config cannot expand into a bomb."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            kind = "alias" if isinstance(event, yaml.AliasEvent) else "anchor"
+            raise AnchorError(problem=f"YAML {kind} {short_text(str(event.anchor), 40)!r}", problem_mark=event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def _suggestion(model: type[BaseModel], location: tuple[Any, ...]) -> str:
     """' (did you mean X?)' for an unknown key, looking up the fields at its location."""
     for part in location[:-1]:
@@ -136,19 +159,20 @@ def _suggestion(model: type[BaseModel], location: tuple[Any, ...]) -> str:
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return ""
         model = annotation
-    close = difflib.get_close_matches(str(location[-1]), list(model.model_fields), n=1)
+    close = difflib.get_close_matches(short_text(str(location[-1])), list(model.model_fields), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "config"
+    """The first error in one line: where, what, and the value given (each cut to a readable length)."""
+    first = error.errors(include_url=False)[0]
+    where = short_text(".".join(str(part) for part in first["loc"]) or "config")
     if first["type"] == "extra_forbidden":
         return f"unknown key {where!r}{_suggestion(RunConfig, first['loc'])}"
     if first["type"] == "missing":
         return f"missing key {where!r}"
-    message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {message} (got {first.get('input')!r})" if "input" in first else f"{where}: {message}"
+    message = short_text(" ".join(first["msg"].removeprefix("Value error, ").split()), MESSAGE_LIMIT)
+    return f"{where}: {message} (got {short_repr(first['input'])})" if "input" in first else f"{where}: {message}"
 
 
 def parse_config(data: Any, source: str = "config") -> RunConfig:
@@ -160,7 +184,7 @@ def parse_config(data: Any, source: str = "config") -> RunConfig:
     except ValidationError as error:
         raise SuiteError(f"{source}: {_describe(error)}") from None
     except SuiteError as error:  # unknown model or data set names raised by the validators
-        raise SuiteError(f"{source}: {error}") from None
+        raise SuiteError(f"{source}: {short_text(' '.join(str(error).split()), MESSAGE_LIMIT)}") from None
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -169,9 +193,20 @@ def load_config(path: str | Path) -> RunConfig:
     if not path.is_file():
         raise SuiteError(f"config file {path} not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_ConfigLoader)  # a SafeLoader that refuses aliases
+    except AnchorError as error:
+        mark = error.problem_mark
+        raise SuiteError(
+            f"{path}: {error.problem} at line {mark.line + 1}, column {mark.column + 1}: anchors and aliases are not "
+            "allowed in a config (write the value out where it is used)"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SuiteError(f"{path}: malformed YAML{where}: {getattr(error, 'problem', error)}") from None
+        problem = short_text(" ".join(str(getattr(error, "problem", None) or error).split()))
+        raise SuiteError(f"{path}: malformed YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as error:  # unreadable, or not text
+        raise SuiteError(f"cannot read the config file {path}: {getattr(error, 'strerror', None) or error}") from None
+    except ValueError as error:  # a value YAML reads but Python refuses, e.g. an integer of over 4,300 digits
+        raise SuiteError(f"{path}: {short_text(' '.join(str(error).split()))}") from None
     return parse_config(data, str(path))

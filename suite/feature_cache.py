@@ -8,10 +8,13 @@ every file's size and modification time, so a re-recorded file of the same lengt
 still invalidates the cache. A changed setting gives a new
 key and a recomputation; the same settings reuse the file. Files are written to a
 temporary name and renamed, so an interrupted run never leaves a half-written cache.
+The cache is an optimisation: a cache folder that cannot be read or written (read-only,
+disk full, a file-size limit) gives one warning and the features stay in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -22,10 +25,10 @@ import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from suite.audio import AudioDecodeError, prepare_waveform
 from suite.data.base import SPLITS, AudioDataset
@@ -33,6 +36,7 @@ from suite.errors import SuiteError
 from suite.features import FEATURES_VERSION, build_frontend
 from suite.fileio import atomic_write
 from suite.input_spec import InputSpec
+from suite.progress import progress as show_progress
 
 CACHE_ENV = "SUITE_CACHE_DIR"
 FRONTEND_BATCH = 256
@@ -105,7 +109,11 @@ def prepare_features(
     cache_dir = cache_dir or default_cache_dir()
     key = cache_key(dataset, spec, on_error)
     path = cache_dir / f"{dataset.name}-{dataset.protocol}-{spec.feature}-{key[:20]}.pt"
-    if path.exists():
+    try:
+        cached = path.is_file()
+    except OSError:  # a folder this process may not enter: recompute, and the write below warns
+        cached = False
+    if cached:
         try:
             stored = torch.load(path, weights_only=True)
             return FeatureSet(
@@ -119,7 +127,8 @@ def prepare_features(
             )
         except (OSError, RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as error:  # damaged: rebuild
             warnings.warn(f"feature cache {path} is unreadable ({error}); recomputing", stacklevel=2)
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only cache folder: the rewrite below warns
+                path.unlink(missing_ok=True)
     features = _compute(dataset, spec, on_error, progress)
     payload = {
         "inputs": features.inputs,
@@ -128,14 +137,52 @@ def prepare_features(
         "skipped": features.skipped,
     }
     try:
-        with atomic_write(path, binary=True) as out:
-            torch.save(payload, out)
+        _save(payload, path)
     except OSError as error:  # the cache is an optimisation: a read-only or full disk must not stop the run
         warnings.warn(
             f"could not write the feature cache {path} ({error.strerror or error}); features stay in memory", stacklevel=2
         )
     features.key, features.seconds = key, time.perf_counter() - start
     return features
+
+
+class _WriteWatch:
+    """A file that remembers the first ``OSError`` of a write.
+
+    ``torch.save`` writes through C++, which turns a failed write (``ENOSPC``,
+    ``EFBIG``) into ``RuntimeError: [enforce fail at inline_container.cc] unexpected
+    pos`` on its next write; this keeps the cause.
+    """
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.out.write(data)
+        except OSError as error:
+            self.error = self.error or error
+            raise
+
+    def __getattr__(self, name: str) -> Any:  # flush, seek, tell... as the file has them
+        return getattr(self.out, name)
+
+
+def _save(payload: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to ``path`` atomically; nothing is left of a write that fails.
+
+    Raises:
+        OSError: the cause of a failed write, whether the file or ``torch.save`` reported it.
+    """
+    with atomic_write(path, binary=True) as out:
+        watched = _WriteWatch(out)
+        try:
+            torch.save(payload, watched)
+        except RuntimeError:
+            if watched.error is None:  # not a write that failed: a bug, with its traceback
+                raise
+            raise watched.error from None
 
 
 def _compute(dataset: AudioDataset, spec: InputSpec, on_error: str, progress: bool) -> FeatureSet:
@@ -146,28 +193,64 @@ def _compute(dataset: AudioDataset, spec: InputSpec, on_error: str, progress: bo
     inputs: dict[str, torch.Tensor] = {}
     targets: dict[str, torch.Tensor] = {}
     skipped: list[list[str]] = []
-    bar = tqdm(
-        total=len(frame), desc=f"features {dataset.name}/{dataset.protocol}", unit="file", disable=None if progress else True
-    )
+    bar = show_progress(total=len(frame), desc=f"features {dataset.name}/{dataset.protocol}", unit="file", enabled=progress)
     for split in SPLITS:
         rows = frame[frame["split"] == split]
-        waves, labels = [], []
+        waves, labels, paths = [], [], []
         for _, row in rows.iterrows():
             bar.update()
             try:
                 waveform, rate = dataset.load(row)
             except AudioDecodeError as error:
                 if on_error != "skip":
-                    raise
+                    raise AudioDecodeError(f"{error} (in the {split} split)") from None
                 skipped.append([str(row["path"]), str(error)])
                 continue
             waves.append(prepare_waveform(waveform, rate, spec.sample_rate, spec.n_samples))
             labels.append(index[row["label"]])
+            paths.append(str(row["path"]))
         if not waves:
             raise SuiteError(f"{dataset.name}: every file of the {split} split was skipped")
         signals = torch.from_numpy(np.stack(waves))
         with torch.no_grad():
-            inputs[split] = torch.cat([frontend(chunk) for chunk in signals.split(FRONTEND_BATCH)]).contiguous()
+            features = torch.cat([frontend(chunk) for chunk in signals.split(FRONTEND_BATCH)]).contiguous()
+        keep = _finite_rows(features, paths, f"{spec.feature} features", split, on_error, skipped)
+        if not keep.all():
+            features, labels = features[keep], [label for label, kept in zip(labels, keep.tolist(), strict=True) if kept]
+            if not labels:
+                raise SuiteError(f"{dataset.name}: every file of the {split} split was skipped")
+        inputs[split] = features
         targets[split] = torch.tensor(labels, dtype=torch.int64)
     bar.close()
     return FeatureSet(inputs, targets, class_names, skipped)
+
+
+def _finite_rows(
+    features: torch.Tensor, paths: list[str], what: str, split: str, on_error: str, skipped: list[list[str]]
+) -> torch.Tensor:
+    """Which examples' features are all finite; the others are refused or skipped like undecodable files.
+
+    Decoded samples are finite (:func:`~suite.audio.read_audio` checks), but samples
+    near float32's largest value overflow the power spectrum to infinity.
+
+    Args:
+        features (torch.Tensor): ``(N, ...)`` features of one split.
+        paths (list[str]): The ``N`` files they come from.
+        what (str): How to name the features in a message (``logmel features``).
+        split (str): The split, for the message.
+        on_error (str): ``raise`` or ``skip``.
+        skipped (list[list[str]]): ``[path, reason]`` of skipped files; extended in place.
+
+    Returns:
+        torch.Tensor: ``(N,)`` bool, ``True`` for the examples to keep.
+
+    Raises:
+        AudioDecodeError: under ``raise``, naming the first file and its split.
+    """
+    keep = torch.isfinite(features.flatten(1)).all(dim=1)
+    bad = [paths[i] for i in (~keep).nonzero().flatten().tolist()]
+    problem = f"gives NaN or infinite {what} (samples too large?)"
+    if bad and on_error != "skip":
+        raise AudioDecodeError(f"{bad[0]} {problem} (in the {split} split)")
+    skipped.extend([path, f"{path} {problem}"] for path in bad)
+    return keep

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from suite.budget import DEFAULT_TOLERANCE, Budget, BudgetMatch, match_budget
 from suite.input_spec import InputSpec
@@ -22,6 +21,7 @@ from suite.measure import MAC_CONVENTION, count_macs, count_params, model_bytes
 from suite.measure.costs import LatencySettings, measure_costs
 from suite.measure.meta import count_on_meta
 from suite.models.registry import create_model, get_family
+from suite.progress import progress as show_progress
 
 
 @dataclass
@@ -159,11 +159,12 @@ def profile_models(
     latency: LatencySettings | None = None,
     memory: bool = False,
 ) -> list[ProfileRecord]:
-    """:func:`profile_model` for each family, with a progress bar on a terminal."""
+    """:func:`profile_model` for each family, with a progress bar on a terminal and lines in a log (:mod:`suite.progress`)."""
     names = list(names)
-    bar = tqdm(names, desc=f"profile {budget}", unit="model", disable=None if progress else True, leave=False)
     records = []
-    for name in bar:
-        bar.set_postfix_str(name)
-        records.append(profile_model(name, budget, input_spec, input_name, n_classes, tolerance, latency, memory))
+    with show_progress(total=len(names), desc=f"profile {budget}", unit="model", leave=False, enabled=progress) as bar:
+        for name in names:
+            bar.note(name)
+            records.append(profile_model(name, budget, input_spec, input_name, n_classes, tolerance, latency, memory))
+            bar.update()
     return records

@@ -11,7 +11,7 @@ format; anything else is refused in one line rather than mixed in.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,14 @@ class ResumePlan:
         run_dir: The folder to resume, or ``None`` for a new run.
         manifest: Its manifest, or ``None`` for a new run.
         retry_failed: Whether ``failed`` trials are run again.
+        rejected: ``(line number, what was wrong)`` of the lines of ``trials.jsonl`` that
+            reopening the folder moved to ``trials.jsonl.rejected`` (set by the run).
     """
 
     run_dir: Path | None = None
     manifest: dict[str, Any] | None = None
     retry_failed: bool = False
+    rejected: list[tuple[int, str]] = field(default_factory=list)
 
     def is_done(self, record: dict[str, Any]) -> bool:
         """``ok`` and ``infeasible`` trials are done; ``failed`` ones too unless retried."""

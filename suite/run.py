@@ -5,7 +5,9 @@ trained under the protocol and tested by an executor (:mod:`suite.executors`: in
 process, or on a Ray cluster); the driver appends its record to ``trials.jsonl`` as
 soon as it ends. A trial that raises is recorded as ``failed`` with its error and the
 run goes on; Ctrl-C stops after writing what finished. A run folder can be resumed
-(:mod:`suite.resume`): trials already done are skipped, each trial is done once.
+(:mod:`suite.resume`): trials already done are skipped, each trial is done once. A
+results file that cannot be written (disk full, a file-size limit) stops the run in
+one line with the command that resumes it (:class:`RunStopped`); what finished is kept.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import shlex
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from tqdm.auto import tqdm
 
 from suite.config import RunConfig, load_config
 from suite.data import get_dataset
@@ -28,13 +29,25 @@ from suite.environment import environment
 from suite.errors import SuiteError
 from suite.executors import Executor, LocalExecutor, Trial, TrialTask, make_executor, resolve_device
 from suite.feature_cache import prepare_features
+from suite.fileio import check_writable
 from suite.input_spec import InputSpec
 from suite.measure import MAC_CONVENTION
 from suite.models import get_family
-from suite.results import RESULTS_FORMAT, RunWriter, new_run_dir
+from suite.progress import progress as show_progress
+from suite.results import RESULTS_FORMAT, ResultsWriteError, RunWriter, describe_rejected, new_run_dir, rejected_path
 from suite.resume import ResumePlan, plan_resume
 
-__all__ = ["RunInterrupted", "Trial", "expand_trials", "resolve_device", "run_config", "run_suite", "trial_id"]
+__all__ = [
+    "RunInterrupted",
+    "RunStopped",
+    "Trial",
+    "expand_trials",
+    "resolve_device",
+    "resume_command",
+    "run_config",
+    "run_suite",
+    "trial_id",
+]
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -47,6 +60,53 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, run_dir: Path) -> None:
         super().__init__(message)
         self.run_dir = run_dir
+
+
+class RunStopped(SuiteError):
+    """A results file could not be written (disk full, a file-size limit): the run stopped, what finished is kept.
+
+    The message names the file and the cause, how many trials finished and the command
+    that resumes the run.
+
+    Attributes:
+        run_dir: The run folder, to resume.
+    """
+
+    def __init__(self, message: str, run_dir: Path) -> None:
+        super().__init__(message)
+        self.run_dir = run_dir
+
+
+def resume_command(
+    source: str,
+    run_dir: Path,
+    data_root: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    device: str = "auto",
+    retry_failed: bool = False,
+    executor_options: list[str] | None = None,
+) -> str:
+    """The ``suite run`` command line that resumes ``run_dir`` with the same settings."""
+    command = ["suite", "run", source, "--resume", str(run_dir)]
+    for option, value in (("--data-root", data_root), ("--cache-dir", cache_dir)):
+        if value:
+            command += [option, str(value)]
+    if device != "auto":
+        command += ["--device", device]
+    if retry_failed:
+        command.append("--retry-failed")
+    return shlex.join(command + list(executor_options or []))
+
+
+def _check_folders(out: Path, resume: str | Path | bool | None, cache_dir: Path | None) -> None:
+    """Refuse a results or cache folder that cannot be written before the data are scanned (minutes on a large set)."""
+    folder = Path(resume) if isinstance(resume, str | Path) and not isinstance(resume, bool) else None
+    if folder is None:
+        check_writable(out, "--out")
+    elif folder.exists():  # one that does not exist is refused by plan_resume
+        check_writable(folder, "--resume")
+    if cache_dir is not None:  # an explicit cache folder; the default one is skipped with a warning when unwritable
+        check_writable(cache_dir, "--cache-dir")
 
 
 def expand_trials(config: RunConfig) -> list[Trial]:
@@ -92,7 +152,9 @@ def _trial_line(done: int, total: int, trial: Trial, record: dict[str, Any]) -> 
     return f"{head}: {record['status']} {outcome} ({record.get('wall_seconds', 0.0):.1f} s)"
 
 
-def _warm_features(dataset: AudioDataset, config: RunConfig, spec: InputSpec, cache_dir: Path | None) -> dict[str, Any]:
+def _warm_features(
+    dataset: AudioDataset, config: RunConfig, spec: InputSpec, cache_dir: Path | None, progress: bool
+) -> dict[str, Any]:
     """Compute (or find) every front end's features once, before workers start.
 
     Workers then read the cache instead of each computing the same features, and a
@@ -100,7 +162,7 @@ def _warm_features(dataset: AudioDataset, config: RunConfig, spec: InputSpec, ca
     """
     summary = {}
     for adapted in dict.fromkeys(get_family(model).adapt_input(spec) for model in config.models):
-        features = prepare_features(dataset, adapted, cache_dir, config.on_error, progress=False)
+        features = prepare_features(dataset, adapted, cache_dir, config.on_error, progress=progress)
         summary[adapted.feature] = {
             "key": features.key,
             "cache_hit": features.cache_hit,
@@ -141,6 +203,7 @@ def run_config(
     trials = expand_trials(config)
     identity = dataset_identity(config, dataset)
     ids = [trial_id(config, identity, spec, trial) for trial in trials]
+    _check_folders(Path(out), resume, cache)
     description = dataset.describe()  # finds (or downloads) the data before any folder is made
     plan: ResumePlan = plan_resume(Path(out), config, description, ids, resume, retry_failed)
     try:
@@ -149,12 +212,42 @@ def run_config(
         writer.lock()
         try:
             if plan.run_dir is not None:
-                writer.reopen()
+                plan.rejected = writer.reopen()
+                if plan.rejected:  # never silently: how many lines, why, and where they are now
+                    print(_moved_line(writer.run_dir, plan.rejected), file=sys.stderr)
             return _drive(runner, writer, plan, config, source, dataset, description, spec, trials, ids, device, cache, progress)
+        except ResultsWriteError as error:
+            raise _stopped(error, writer, len(trials), source, data_root, cache_dir, device, retry_failed, runner) from None
         finally:
             writer.close()
     finally:
         runner.close()
+
+
+def _moved_line(run_dir: Path, rejected: list[tuple[int, str]]) -> str:
+    """``resume: moved 2 lines of RUN/trials.jsonl to RUN/trials.jsonl.rejected: line 3 is ...; line 7 is ...``."""
+    count = f"{len(rejected)} line{'s' if len(rejected) > 1 else ''}"
+    return f"resume: moved {count} of {run_dir / 'trials.jsonl'} to {rejected_path(run_dir)}: {describe_rejected(rejected)}"
+
+
+def _stopped(
+    error: ResultsWriteError,
+    writer: RunWriter,
+    total: int,
+    source: str,
+    data_root: str | Path | None,
+    cache_dir: str | Path | None,
+    device: str,
+    retry_failed: bool,
+    runner: Executor,
+) -> RunStopped:
+    """The one line of a run stopped by a file it could not write: the file, the cause, what finished, what next."""
+    lost = "" if error.saved else " (the trial that had just ended is not saved; it runs again on resume)"
+    head = f"stopped: {error}{lost}; {len(writer.records)} of {total} trials finished"
+    if not (writer.run_dir / "manifest.json").is_file():  # not yet a run folder that --resume takes
+        return RunStopped(f"{head}; nothing was saved in {writer.run_dir}; run the same command again", writer.run_dir)
+    command = resume_command(source, writer.run_dir, data_root, cache_dir, device, retry_failed, runner.resume_options())
+    return RunStopped(f"{head}; their results are in {writer.run_dir}; resume with: {command}", writer.run_dir)
 
 
 def _drive(
@@ -195,6 +288,8 @@ def _drive(
     }
     if plan.manifest is not None:
         resumed = {"at": now, "executor": runner.describe(), "trials_left": len(todo), "retry_failed": plan.retry_failed}
+        if plan.rejected:
+            resumed["rejected_lines"] = {"count": len(plan.rejected), "moved_to": rejected_path(writer.run_dir).name}
         manifest |= {"status": "running", "ended": None, "resumed": [*manifest.get("resumed", []), resumed]}
         manifest["config"]["trial_timeout"] = config.trial_timeout  # the one setting a resume may change
     if not todo:
@@ -221,31 +316,31 @@ def _drive(
         for trial, trial_id in todo
     ]  # fmt: skip
     total = len(trials)
-    bar = tqdm(
-        total=total, initial=total - len(todo), desc=f"run {config.name}", unit="trial", disable=None if progress else True
-    )
+    bar = show_progress(total=total, initial=total - len(todo), desc=f"run {config.name}", unit="trial", enabled=progress)
     try:
         if not isinstance(runner, LocalExecutor):
-            features |= _warm_features(dataset, config, spec, cache)
+            features |= _warm_features(dataset, config, spec, cache, progress)
         for task, record in runner.run(tasks):
             writer.add_trial(record)
             bar.update()
-            bar.write(_trial_line(len(writer.records), total, task.trial, record), file=sys.stderr)
+            bar.write(_trial_line(len(writer.records), total, task.trial, record))
             manifest["features"] = features | runner.feature_summary()
     except SuiteError as error:
         manifest |= {"status": "failed", "error": str(error), "ended": datetime.now(UTC).isoformat()}
-        writer.write_manifest(manifest)
+        with contextlib.suppress(ResultsWriteError):  # a full disk: the error being raised says so
+            writer.write_manifest(manifest)
         raise
     except KeyboardInterrupt:
         manifest |= {"status": "interrupted", "ended": datetime.now(UTC).isoformat()}
-        writer.write_manifest(manifest | {"features": features | runner.feature_summary()})
+        with contextlib.suppress(ResultsWriteError):  # what finished is in trials.jsonl, the line below says where
+            writer.write_manifest(manifest | {"features": features | runner.feature_summary()})
         raise RunInterrupted(
             f"interrupted: {len(writer.records)} of {total} trials finished; their results are in {writer.run_dir}",
             writer.run_dir,
         ) from None
     except BaseException as error:  # a bug or the system (disk full...): the manifest says so, then the error goes on
         manifest |= {"status": "failed", "error": f"{type(error).__name__}: {error}", "ended": datetime.now(UTC).isoformat()}
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(ResultsWriteError):
             writer.write_manifest(manifest)
         raise
     finally:

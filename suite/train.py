@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.metrics import confusion_matrix, f1_score
 from torch import nn
-from tqdm.auto import tqdm
 
 from suite.augment import EpochAugmentation, ShiftedWindows
 from suite.feature_cache import FeatureSet
 from suite.input_spec import InputSpec
+from suite.progress import progress as show_progress
 
 
 class TrainingConfig(BaseModel):
@@ -171,6 +171,7 @@ def train_model(
     seed: int,
     device: torch.device,
     progress: bool = True,
+    label: str | None = None,
 ) -> TrainResult:
     """Train ``model`` under the protocol, restore its best epoch and test it.
 
@@ -180,7 +181,9 @@ def train_model(
         config (TrainingConfig): The protocol's settings.
         seed (int): Seeds shuffling, augmentation and dropout.
         device (torch.device): Where to train.
-        progress (bool): Show a bar per epoch. (Default: ``True``)
+        progress (bool): Show a bar per epoch on a terminal, and a line every ``$SUITE_PROGRESS_SECONDS``
+            off one (see :mod:`suite.progress`). (Default: ``True``)
+        label (str | None): What the progress names, e.g. ``cnn1d params=20k seed 0``. (Default: ``seed <seed>``)
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -197,37 +200,38 @@ def train_model(
     best_accuracy, best_epoch, best_state, stale = -1.0, 0, copy.deepcopy(model.state_dict()), 0
     training_time, samples_seen = 0.0, 0
     start = time.perf_counter()
-    epochs = tqdm(range(1, config.epochs + 1), desc="epochs", unit="epoch", leave=False, disable=None if progress else True)
-    for epoch in epochs:
-        model.train()
-        # The loss is summed on the device: a per-batch ``.item()`` would wait for a GPU.
-        epoch_start, loss_sum = time.perf_counter(), torch.zeros((), device=device)
-        for batch, targets in _epoch_batches(windows, data, config, generator):
-            loss = F.cross_entropy(model(batch.to(device)), targets.to(device), label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss.detach() * len(targets)
-        training_time += time.perf_counter() - epoch_start
-        samples_seen += len(train_x)
-        predictions = evaluate(model, data.inputs["validation"], config.eval_batch_size, device)
-        accuracy = (predictions == data.targets["validation"]).double().mean().item()
-        curves["train_loss"].append(loss_sum.item() / len(train_x))
-        curves["val_accuracy"].append(accuracy)
-        curves["lr"].append(scheduler.get_last_lr()[0])
-        epochs.set_postfix(loss=f"{curves['train_loss'][-1]:.3f}", val=f"{accuracy:.3f}")
-        if not np.isfinite(curves["train_loss"][-1]):
-            raise FloatingPointError(f"training loss became {curves['train_loss'][-1]} in epoch {epoch}")
-        if accuracy > best_accuracy:
-            best_accuracy, best_epoch, best_state, stale = accuracy, epoch, copy.deepcopy(model.state_dict()), 0
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
-    epochs.close()
+    with show_progress(total=config.epochs, desc=label or f"seed {seed}", unit="epoch", leave=False, enabled=progress) as bar:
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            # The loss is summed on the device: a per-batch ``.item()`` would wait for a GPU.
+            epoch_start, loss_sum = time.perf_counter(), torch.zeros((), device=device)
+            for batch, targets in _epoch_batches(windows, data, config, generator):
+                loss = F.cross_entropy(model(batch.to(device)), targets.to(device), label_smoothing=config.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                loss_sum += loss.detach() * len(targets)
+            training_time += time.perf_counter() - epoch_start
+            samples_seen += len(train_x)
+            predictions = evaluate(model, data.inputs["validation"], config.eval_batch_size, device)
+            accuracy = (predictions == data.targets["validation"]).double().mean().item()
+            curves["train_loss"].append(loss_sum.item() / len(train_x))
+            curves["val_accuracy"].append(accuracy)
+            curves["lr"].append(scheduler.get_last_lr()[0])
+            # Counted before the checks below, so a log's last line shows the epoch that stopped the run.
+            bar.note(f"loss {curves['train_loss'][-1]:.3f}, val acc {accuracy * 100:.1f} %")
+            bar.update()
+            if not np.isfinite(curves["train_loss"][-1]):
+                raise FloatingPointError(f"training loss became {curves['train_loss'][-1]} in epoch {epoch}")
+            if accuracy > best_accuracy:
+                best_accuracy, best_epoch, best_state, stale = accuracy, epoch, copy.deepcopy(model.state_dict()), 0
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
     model.load_state_dict(best_state)
     predictions = evaluate(model, data.inputs["test"], config.eval_batch_size, device).numpy()
     truth = data.targets["test"].numpy()

@@ -90,17 +90,23 @@ def test_sigkill_midway_then_resume_does_every_trial_once(tmp_path: Path, capsys
     assert code == 0 and len(log_lines(run_dir)) == 6, err  # resuming a complete run does nothing
 
 
-def test_a_partial_last_line_is_ignored_with_a_warning_then_dropped_on_resume(tmp_path: Path) -> None:
+def test_a_partial_last_line_is_ignored_with_a_note_then_moved_aside_on_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = parse_config(TINY)
     run_dir = run_config(config, out=tmp_path, cache_dir=tmp_path / "c", progress=False)
     with (run_dir / "trials.jsonl").open("a") as log:
         log.write('{"trial_id": "abc", "model": "cn')  # a power cut mid-append
     loaded = load_results([run_dir])
     assert len(loaded.trials) == 2 and any("line 3 of trials.jsonl is incomplete" in note for note in loaded.notes)
-    with pytest.warns(UserWarning, match=r"trials\.jsonl: line 3 is incomplete"):
-        again = run_config(config, out=tmp_path, cache_dir=tmp_path / "c", progress=False, resume=run_dir)
+    capsys.readouterr()
+    again = run_config(config, out=tmp_path, cache_dir=tmp_path / "c", progress=False, resume=run_dir)
     assert again == run_dir
-    assert len(log_lines(run_dir)) == 2  # dropped by writing the file anew; nothing re-run
+    assert len(log_lines(run_dir)) == 2  # the log is written anew without the line; nothing re-run
+    assert (run_dir / "trials.jsonl.rejected").read_text() == '{"trial_id": "abc", "model": "cn\n'  # kept, not lost
+    err = capsys.readouterr().err
+    log, rejected = run_dir / "trials.jsonl", run_dir / "trials.jsonl.rejected"
+    assert f"resume: moved 1 line of {log} to {rejected}: line 3 is incomplete" in err
 
 
 def test_retry_failed_reruns_only_the_failed_trials(tmp_path: Path) -> None:

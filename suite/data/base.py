@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import reprlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,10 +25,41 @@ from suite.registry import Registry
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 METADATA_COLUMNS: tuple[str, ...] = ("path", "label", "split", "offset", "duration")
 DATA_ROOT_ENV = "SUITE_DATA_ROOT"
+#: The most characters of a user's value that an error message repeats.
+ECHO_LIMIT = 200
+
+
+def short_text(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def short_repr(value: Any, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` of at most ``limit`` characters (an ellipsis marks a cut): a message echoes a value, never megabytes.
+
+    Nested values are abbreviated as they are written (:mod:`reprlib`), so a value
+    whose full repr would be huge is never built.
+    """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # a NumPy scalar reads as the number it holds
+        value = value.item()
+    shorter = reprlib.Repr()
+    shorter.maxlevel, shorter.maxdict, shorter.maxlist, shorter.maxtuple, shorter.maxset = 3, 8, 8, 8, 8
+    shorter.maxstring = shorter.maxother = shorter.maxlong = limit
+    try:
+        text = shorter.repr(value)
+    except ValueError:  # an integer of more than 4,300 digits has no repr
+        text = f"<{type(value).__name__} too long to show>"
+    return short_text(text, limit)
 
 
 class DataNotFoundError(SuiteError):
     """A data set is not where it was looked for (and could not be downloaded)."""
+
+
+def _denied(name: str, error: OSError, folder: Path) -> SuiteError:
+    """One line for a data file or folder the system refuses (permissions): which one, and the data root."""
+    where = error.filename or folder
+    return SuiteError(f"{name}: cannot access {where}: {error.strerror or 'permission denied'} (data root {folder})")
 
 
 def default_data_root() -> Path:
@@ -45,7 +77,8 @@ def resolve_data_root(value: str | os.PathLike[str] | None) -> Path:
         SuiteError: if the path exists and is not a folder.
     """
     root = Path(value).expanduser() if value else default_data_root()
-    if root.exists() and not root.is_dir():
+    # os.path hides permission errors: a root this user may not enter is named when it is read (see metadata).
+    if os.path.exists(root) and not os.path.isdir(root):
         raise SuiteError(f"data root {root} is a file, not a folder")
     return root
 
@@ -89,11 +122,12 @@ class AudioDataset(ABC):
         self.root = resolve_data_root(root)
         self.protocol = protocol or self.default_protocol
         if self.protocol not in self.protocols:
-            raise SuiteError(f"{self.name}: unknown protocol {self.protocol!r}; available: {', '.join(self.protocols)}")
+            raise SuiteError(f"{self.name}: unknown protocol {short_repr(self.protocol)}; available: {', '.join(self.protocols)}")
         unknown = set(options) - set(self.option_names())
         if unknown:
             allowed = ", ".join(self.option_names()) or "none"
-            raise SuiteError(f"{self.name}: unknown option(s) {', '.join(sorted(unknown))}; allowed: {allowed}")
+            listed = short_text(", ".join(sorted(map(str, unknown))))
+            raise SuiteError(f"{self.name}: unknown option(s) {listed}; allowed: {allowed}")
         self.options = options
         self._cached_metadata: pd.DataFrame | None = None
 
@@ -132,8 +166,11 @@ class AudioDataset(ABC):
             ``duration`` NaN means the whole file).
         """
         if self._cached_metadata is None:
-            self.ensure()
-            frame = self._metadata().copy()
+            try:
+                self.ensure()
+                frame = self._metadata().copy()
+            except PermissionError as error:  # a data root or file this user may not read: one line, not a traceback
+                raise _denied(self.name, error, self.root) from None
             for column, default in (("offset", 0.0), ("duration", np.nan)):
                 if column not in frame:
                     frame[column] = default
@@ -169,7 +206,7 @@ class AudioDataset(ABC):
     def split(self, subset: str) -> pd.DataFrame:
         """The rows of one split: ``subset`` is ``train``, ``validation`` or ``test``."""
         if subset not in SPLITS:
-            raise SuiteError(f"unknown subset {subset!r}; expected one of {', '.join(SPLITS)}")
+            raise SuiteError(f"unknown subset {short_repr(subset)}; expected one of {', '.join(SPLITS)}")
         frame = self.metadata()
         return frame[frame["split"] == subset].reset_index(drop=True)
 
@@ -192,7 +229,10 @@ class AudioDataset(ABC):
         digest = hashlib.sha256(f"{self.name}|{self.version}|{self.protocol}|{sorted(self.options.items())}".encode())
         for row in frame.itertuples(index=False):
             path = Path(row.path)
-            stat = path.stat() if path.exists() else None
+            try:
+                stat = path.stat() if path.exists() else None
+            except PermissionError as error:
+                raise _denied(self.name, error, self.root) from None
             signature = f"{stat.st_size if stat else -1}" + (f"|{stat.st_mtime_ns if stat else -1}" if include_mtime else "")
             relative = os.path.relpath(path.absolute(), root) if stat else str(path)
             digest.update(f"{relative}|{row.label}|{row.split}|{row.offset}|{row.duration}|{signature}\n".encode())

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from suite.data.base import SPLITS, AudioDataset, DataNotFoundError, register_dataset
+from suite.data.base import SPLITS, AudioDataset, DataNotFoundError, register_dataset, short_repr, short_text
 from suite.errors import SuiteError
 
 
@@ -34,7 +34,7 @@ def read_table(csv: Path, columns: Iterable[str], who: str, **read_options: Any)
         raise SuiteError(f"{who}: cannot read {csv} as CSV: {str(error).splitlines()[0]}") from None
     for column in columns:
         if column not in table.columns:
-            raise SuiteError(f"{who}: {csv} has no column {column!r} (columns: {', '.join(map(str, table.columns))})")
+            raise SuiteError(f"{who}: {csv} has no column {short_repr(column)} (columns: {_listed(table.columns)})")
     return table
 
 
@@ -45,7 +45,8 @@ def fold_splits(folds: pd.Series, protocol: str, n_folds: int, csv: Path, column
     values = pd.to_numeric(folds, errors="coerce")
     bad = ~values.isin(range(1, n_folds + 1))
     if bad.any():
-        raise SuiteError(f"{who}: {csv} column {column!r} has fold {folds[bad].iloc[0]}; expected 1 to {n_folds}")
+        first = short_repr(folds[bad].iloc[0])
+        raise SuiteError(f"{who}: {csv} column {short_repr(column)} has fold {first}; expected 1 to {n_folds}")
     return np.where(values == test, "test", np.where(values == validation, "validation", "train"))
 
 
@@ -53,7 +54,14 @@ def require_files(paths: Iterable[str], csv: Path, column: str, who: str) -> Non
     """Raise a :class:`SuiteError` naming the first missing audio file listed in ``csv`` and how many are missing."""
     missing = [path for path in paths if not os.path.isfile(path)]
     if missing:
-        raise SuiteError(f"{who}: {len(missing)} audio file(s) in column {column!r} of {csv} are missing, the first {missing[0]}")
+        raise SuiteError(
+            f"{who}: {len(missing)} audio file(s) in column {short_repr(column)} of {csv} are missing, the first {missing[0]}"
+        )
+
+
+def _listed(items: Iterable[Any]) -> str:
+    """``a, b, c``, cut with an ellipsis past :data:`~suite.data.base.ECHO_LIMIT` characters."""
+    return short_text(", ".join(map(str, items)))
 
 
 def _parse_files(value: Any) -> dict[str, str]:
@@ -61,14 +69,14 @@ def _parse_files(value: Any) -> dict[str, str]:
     if isinstance(value, str):
         pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
         if any(len(pair) != 2 for pair in pairs):
-            raise SuiteError(f"manifest: cannot read files={value!r}; expected train=PATH,validation=PATH,test=PATH")
+            raise SuiteError(f"manifest: cannot read files={short_repr(value)}; expected train=PATH,validation=PATH,test=PATH")
         value = {key.strip(): path.strip() for key, path in pairs}
     if not isinstance(value, Mapping):
-        raise SuiteError(f"manifest: the files option must map each split to a CSV, got {value!r}")
+        raise SuiteError(f"manifest: the files option must map each split to a CSV, got {short_repr(value)}")
     unknown = sorted(set(value) - set(SPLITS))
     missing = [split for split in SPLITS if split not in value]
     if unknown or missing:
-        problem = f"unknown split(s) {', '.join(map(str, unknown))}" if unknown else f"no CSV for {', '.join(missing)}"
+        problem = f"unknown split(s) {_listed(unknown)}" if unknown else f"no CSV for {', '.join(missing)}"
         raise SuiteError(f"manifest: the files option has {problem}; expected one CSV each for {', '.join(SPLITS)}")
     return {split: str(value[split]) for split in SPLITS}
 
@@ -117,7 +125,7 @@ class Manifest(AudioDataset):
         except (TypeError, ValueError):
             self.sample_rate = 0
         if self.sample_rate <= 0:
-            raise SuiteError(f"manifest: sample_rate must be a positive integer, got {options.get('sample_rate')!r}")
+            raise SuiteError(f"manifest: sample_rate must be a positive integer, got {short_repr(options.get('sample_rate'))}")
         if ("files" in options) == ("file" in options):
             raise SuiteError(
                 "manifest: give exactly one of the options files (a CSV per split) and file (one CSV with a split column)"
@@ -125,6 +133,11 @@ class Manifest(AudioDataset):
         self.sources: dict[str | None, str] = (
             _parse_files(options["files"]) if "files" in options else {None: str(options["file"])}
         )
+
+    @property
+    def who(self) -> str:
+        """The data set's name as messages give it (a long ``display_name`` cut short)."""
+        return short_text(self.display_name)
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
@@ -134,7 +147,7 @@ class Manifest(AudioDataset):
         """Nothing to download: the folder must exist."""
         if not self.path.is_dir():
             raise DataNotFoundError(
-                f"{self.display_name}: the folder {self.path} does not exist "
+                f"{self.who}: the folder {self.path} does not exist "
                 "(the folder option names the folder that CSV and audio paths are relative to)"
             )
 
@@ -146,20 +159,20 @@ class Manifest(AudioDataset):
         csv = base / name
         columns = [self.path_column, self.label_column] + ([self.split_column] if split is None else [])
         # Strings throughout, so labels such as "01" or "NA" stay as written.
-        table = read_table(csv, columns, self.display_name, dtype=str, keep_default_na=False)
+        table = read_table(csv, columns, self.who, dtype=str, keep_default_na=False)
         chosen = {self.path_column: "path", self.label_column: "label", self.split_column: "split"}
         for column in (self.path_column, self.label_column):
             empty = table[column].str.strip() == ""
             if empty.any():
-                raise SuiteError(f"{self.display_name}: {csv} column {column!r} is empty in row {int(empty.idxmax()) + 2}")
+                raise SuiteError(f"{self.who}: {csv} column {short_repr(column)} is empty in row {int(empty.idxmax()) + 2}")
         frame = pd.DataFrame({"path": [str(base / path) for path in table[self.path_column]], "label": table[self.label_column]})
         if split is None:
             frame["split"] = table[self.split_column].str.strip()
             unknown = sorted(set(frame["split"]) - set(SPLITS))
             if unknown:
                 raise SuiteError(
-                    f"{self.display_name}: {csv} column {self.split_column!r} has unknown split value(s) "
-                    f"{', '.join(map(repr, unknown))}; expected {', '.join(SPLITS)}"
+                    f"{self.who}: {csv} column {short_repr(self.split_column)} has unknown split value(s) "
+                    f"{_listed(map(repr, unknown))}; expected {', '.join(SPLITS)}"
                 )
         else:
             frame["split"] = split
@@ -170,9 +183,9 @@ class Manifest(AudioDataset):
             if column in ("offset", "duration"):
                 values = pd.to_numeric(table[column].replace("", np.nan), errors="coerce")
                 if values.isna().sum() > (table[column] == "").sum():
-                    raise SuiteError(f"{self.display_name}: {csv} column {column!r} must hold seconds (numbers)")
+                    raise SuiteError(f"{self.who}: {csv} column {short_repr(column)} must hold seconds (numbers)")
                 frame[column] = values.fillna(0.0) if column == "offset" else values
-        require_files(frame["path"], csv, self.path_column, self.display_name)
+        require_files(frame["path"], csv, self.path_column, self.who)
         return frame
 
     def describe(self) -> dict[str, Any]:

@@ -280,7 +280,8 @@ def _train(task: TrialTask, store: FeatureStore, device: torch.device, progress:
     torch.use_deterministic_algorithms(True, warn_only=True)
     hook = built.model.register_forward_pre_hook(deadline.hook) if deadline.seconds is not None else None
     try:
-        result = train_model(built.model, data, config.training, trial.seed, device, progress)
+        label = f"{trial.model} {trial.budget} seed {trial.seed}"
+        result = train_model(built.model, data, config.training, trial.seed, device, progress, label=label)
     finally:
         torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
         if hook is not None:
