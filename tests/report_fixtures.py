@@ -89,9 +89,14 @@ def manifest(
     cpu: str,
     cpu_count: int,
     planned: int,
+    class_names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A manifest with the keys, in the order, that :func:`suite.run.run_config` writes at the start of a run."""
+    """A manifest with the keys, in the order, that :func:`suite.run.run_config` writes at the start of a run.
+
+    ``class_names`` replaces the data set's labels (and their number).
+    """
     protocol, version, classes, citation, licence, rate = DATASETS[dataset]
+    classes = len(class_names) if class_names else classes
     spec = {
         "sample_rate": rate,
         "clip_seconds": 1.0,
@@ -148,7 +153,8 @@ def manifest(
             "citation": citation,
             "license": licence,
         },
-        "class_names": [str(i) for i in range(classes)] if dataset == "fsdd" else [f"class_{i}" for i in range(classes)],
+        "class_names": class_names
+        or ([str(i) for i in range(classes)] if dataset == "fsdd" else [f"class_{i}" for i in range(classes)]),
         "input_spec": spec,
         "mac_convention": MAC_CONVENTION,
     }
@@ -261,6 +267,7 @@ def build_run(
     speed: float = 1.0,
     epochs: int = 12,
     stamp: str = "20261129-003032",
+    class_names: Iterable[str] | None = None,
 ) -> Path:
     """Write a results folder under ``parent`` as `suite run` would, and return it.
 
@@ -275,15 +282,18 @@ def build_run(
         cpu, cpu_count, speed: The machine, and how slow its latencies are (1 = reference).
         epochs: Most epochs a trial runs (early stopping ends some sooner).
         stamp: UTC timestamp of the folder name.
+        class_names: The data set's labels (at least 2), instead of its own; their number sets the
+            confusion matrices' size.
     """
     models, budgets, seeds = list(models), list(budgets), list(seeds)
+    labels = list(class_names) if class_names is not None else None
     failed, infeasible = set(failed), set(infeasible)
     trials = [(kind, value, model, seed) for kind, value in budgets for model in models for seed in seeds]
     started = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}+00:00"
     writer = RunWriter(new_run_dir(parent, name, stamp))
-    head = manifest(name, dataset, models, budgets, seeds, started, measure, cpu, cpu_count, len(trials))
+    head = manifest(name, dataset, models, budgets, seeds, started, measure, cpu, cpu_count, len(trials), labels)
     writer.write_manifest(head)
-    protocol, classes = DATASETS[dataset][0], DATASETS[dataset][2]
+    protocol, classes = DATASETS[dataset][0], len(labels) if labels else DATASETS[dataset][2]
     for kind, value, model, seed in trials[:n_done]:
         identity = json.dumps([name, dataset, model, kind, value, seed])
         record: dict[str, Any] = {

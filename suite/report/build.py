@@ -5,7 +5,11 @@ It reads results only: nothing is trained, timed or measured here.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import secrets
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,17 +175,32 @@ def _warnings(results: Results) -> list[str]:
     return warnings
 
 
-def _clear_plots(folder: Path) -> None:
-    """Remove the plot files an earlier report left, so the folder holds this report's only."""
+def _publish(staging: Path, folder: Path, written: list[Path]) -> list[Path]:
+    """Move the finished report's files from ``staging`` into ``folder``; returns their new paths.
+
+    Each file replaces its old version (an earlier report's) in one rename; then plot files
+    the new report did not write are removed, so ``plots/`` holds this report's only.
+    """
+    files = []
+    for path in written:
+        target = folder / path.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        files.append(target)
     for old in (folder / "plots").glob("*.*"):
-        if old.suffix in (".png", ".svg") and old.is_file():
+        if old.suffix in (".png", ".svg") and old.is_file() and old not in files:
             old.unlink()
+    return files
 
 
 def write_report(
     run_dirs: Sequence[str | Path], out: str | Path | None = None, formats: str | Sequence[str] = FORMATS
 ) -> ReportFiles:
     """Read results folders and write a report: ``index.html``, ``README.md``, ``summary.csv``, ``plots/``.
+
+    The report is written to a hidden folder inside ``out`` and its files are moved into
+    place once all are written, so a failure leaves no half-written report, an earlier
+    report in ``out`` as it was, and no folder it created.
 
     Args:
         run_dirs (Sequence[str | Path]): Results folders (or folders of them).
@@ -194,7 +213,8 @@ def write_report(
 
     Raises:
         SuiteError: for a missing folder, a folder without results, no finished or
-            recorded trial at all, an unknown format, or an output path that is a file.
+            recorded trial at all, an unknown format, an output path that is a file, or
+            an output folder that cannot be written.
     """
     chosen = parse_formats(formats)
     results = load_results(list(run_dirs))
@@ -203,8 +223,44 @@ def write_report(
     folder = Path(out) if out is not None else default_out(results.runs)
     if folder.exists() and not folder.is_dir():
         raise SuiteError(f"--out {folder} is a file, not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    _clear_plots(folder)
+    made = _missing(folder)
+    staging = folder / f".report-{os.getpid()}-{secrets.token_hex(4)}.part"
+    done = False
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Inside the folder, not beside it: the same file system for the renames, and an
+        # existing --out whose parent is read-only (``--out .``) still works.
+        staging.mkdir()
+        files = _publish(staging, folder, _write_files(results, staging, chosen))
+        done = True
+    except OSError as error:
+        raise SuiteError(f"cannot write the report to {folder}: {error.strerror or error}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not done:
+            _remove_empty(made)
+    return ReportFiles(folder, files, results)
+
+
+def _missing(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first (the order to remove them in)."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed report created, deepest first, if empty (a folder someone else filled stays)."""
+    for path in folders:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def _write_files(results: Results, folder: Path, chosen: tuple[str, ...]) -> list[Path]:
+    """Write the report's files into ``folder``; returns them (plots, summary.csv, then index.html and/or README.md)."""
     summary = summarise(results)
     names = families(results)
     styles = family_styles(names)
@@ -235,4 +291,4 @@ def write_report(
             with atomic_write(folder / name) as handle:
                 handle.write(render(template, context))
             written.append(folder / name)
-    return ReportFiles(folder, written, results)
+    return written

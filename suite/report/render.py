@@ -12,15 +12,10 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from suite.formatting import markdown_text
 from suite.report.tables import Table
 
 TEMPLATES = Path(__file__).parent / "templates"
-_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|*_`<[]"})
-
-
-def markdown_text(text: str) -> str:
-    """Text that Markdown shows as it is: special characters escaped, on one line."""
-    return " ".join(str(text).split()).translate(_MARKDOWN_SPECIAL)
 
 
 def markdown_table(table: Table) -> str:

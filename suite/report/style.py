@@ -3,6 +3,11 @@
 Figures are built as :class:`matplotlib.figure.Figure` objects, never through pyplot's
 global state, and saved with the Agg renderer; SVG ids are salted with a constant and
 file dates are left out, so the same results give byte-identical plot files.
+
+Every text is drawn as it is written: model names and class labels come from users, and
+matplotlib would read ``$\\alpha$`` as mathtext (drawing α) and fail on ``$\\foo{$``.
+:func:`plot_style` turns mathtext off (``text.parse_math``), so a figure must be built
+and saved inside it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ PNG_DPI = 110
 RC = {
     "svg.hashsalt": "audio-arch-suite",  # deterministic ids in SVG files
     "svg.fonttype": "path",  # text as outlines: the SVG looks the same without the font
+    # Labels drawn literally, never as mathtext. Each Text reads this when it is made, tick
+    # labels while drawing: hence figures are built and saved inside plot_style().
+    "text.parse_math": False,
     "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs on every machine
     "figure.dpi": PNG_DPI,
     "axes.titlesize": 11,
@@ -65,7 +73,7 @@ def family_styles(names: list[str]) -> dict[str, FamilyStyle]:
 
 @contextmanager
 def plot_style() -> Iterator[None]:
-    """Seaborn's white-grid look and the report's settings, for the duration of the block only."""
+    """Seaborn's white-grid look and the report's settings (text drawn literally), for the duration of the block only."""
     with matplotlib.rc_context({**sns.axes_style("whitegrid"), **sns.plotting_context("paper"), **RC}):
         yield
 
