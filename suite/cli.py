@@ -1,7 +1,19 @@
 """Command-line interface: ``suite COMMAND ...``. Each command calls one library function.
 
-Errors that are the user's to fix (:class:`suite.errors.SuiteError`) print one line and
-exit with code 2; ``--debug`` shows the traceback instead.
+Exit codes, the same for every command:
+
+- ``0``: done, and the result is good;
+- ``1``: done, and the result is a failure: ``suite compare`` found a regression
+  (:mod:`suite.compare`), ``suite run`` has a trial whose latest record is ``failed``
+  (a summary line after the table names them; ``infeasible`` trials are results, not
+  failures);
+- ``2``: bad input or an environment the user must fix (:class:`suite.errors.SuiteError`
+  and argument errors): one line on stderr;
+- ``3``: an internal error (any other exception: a bug): one line on stderr,
+  ``suite <command>: internal error: <Type>: <message> (this is a bug; --debug shows the traceback)``;
+- ``130``: interrupted (Ctrl-C, or SIGTERM during ``suite run``).
+
+``--debug`` prints the traceback of a code 2 or 3 error before its line.
 """
 
 from __future__ import annotations
@@ -9,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -22,6 +33,15 @@ from suite import __version__
 from suite.errors import SuiteError
 
 DEFAULT_CONFIG = "configs/default.yaml"
+#: Exit codes (see the module docstring).
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+#: The exit codes, as every --help ends.
+EXIT_CODES = (
+    "exit codes: 0 ok; 1 the result is a failure (compare: something regressed; run: a trial failed); "
+    "2 bad input (one line); 3 internal error, a bug (one line; --debug shows the traceback); 130 interrupted"
+)
+#: Longest message of an internal error, and of the failed-trials summary of `suite run`, on their one line.
+_MESSAGE_CHARS = 300
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
 
-    parser = _Parser(prog="suite", description="Benchmark audio architectures at the same budget.", parents=[common])
+    parser = _Parser(
+        prog="suite", description="Benchmark audio architectures at the same budget.", epilog=EXIT_CODES, parents=[common]
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
@@ -106,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed runs per figure (default: 0.3)")
     profile.set_defaults(handler=_profile)
 
-    run = commands.add_parser("run", help="train every model of a config and record accuracy and cost", parents=[common])
+    run = commands.add_parser(
+        "run", help="train every model of a config and record accuracy and cost; exit 1 when a trial failed", parents=[common]
+    )
     run.add_argument("config", nargs="?", default=DEFAULT_CONFIG, help=f"YAML config (default: {DEFAULT_CONFIG})")
     run.add_argument("--data-root", help="folder holding the data sets (default: $SUITE_DATA_ROOT or a per-user cache)")
     run.add_argument("--out", default="results", help="parent folder of the run folder (default: results)")
@@ -132,12 +156,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", default="html,md", help="html, md or html,md (default); summary.csv and plots always")
     report.set_defaults(handler=_report)
 
-    compare = commands.add_parser("compare", help="judge NEW against BASE; exit 1 when something regressed", parents=[common])
+    compare = commands.add_parser(
+        "compare", help="judge NEW against BASE; exit 1 when something regressed (2: bad input, 3: internal error)",
+        parents=[common],
+    )  # fmt: skip
     compare.add_argument("base", metavar="BASE", help="results folder or a report's summary.csv")
     compare.add_argument("new", metavar="NEW", help="results folder or a report's summary.csv")
     default = _fail_on_default().replace("%", "%%")  # argparse expands % in help text
-    fail_on_help = f"thresholds, e.g. latency=10%%,accuracy=0.5pt,params=any (default: {default})"
+    fail_on_help = (
+        "thresholds, e.g. latency=10%%,accuracy=0.5pt,params=any; a model BASE had ok that NEW has failed, not at all, "
+        f"with seeds that never ran or a NaN accuracy is a regression unless missing=ignore (default: {default})"
+    )
     compare.add_argument("--fail-on", help=fail_on_help)
+    compare.add_argument(
+        "--allow-different-data", action="store_true",
+        help="judge a data set whose data (digest, class list) differ between BASE and NEW, marking its rows "
+        "(default: refuse, exit 2)",
+    )  # fmt: skip
     compare.add_argument("--format", choices=["table", "md", "json"], default="table", help="output (default: table)")
     compare.add_argument(
         "--latency-basis", choices=["auto", "ms", "rel"], default="auto",
@@ -151,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--fail-on", help="thresholds a step must cross to be marked, as for compare (default: theirs)")
     history.add_argument("--out", help="write the table (.md or .csv) and a plot per model beside it")
     history.set_defaults(handler=_history)
+    for command in commands.choices.values():
+        command.epilog = EXIT_CODES
     return parser
 
 
@@ -207,6 +244,7 @@ def _profile(args: argparse.Namespace) -> str:
 def _latency_settings(args: argparse.Namespace) -> object:
     from pydantic import ValidationError
 
+    from suite.data.base import short_repr
     from suite.measure.costs import LatencySettings
 
     def listed(text: str) -> list[str]:
@@ -223,14 +261,14 @@ def _latency_settings(args: argparse.Namespace) -> object:
     except ValidationError as error:
         first = error.errors()[0]
         option = "--" + str(first["loc"][0]).replace("_", "-")
-        raise SuiteError(f"{option}: {first['msg']} (got {first.get('input')!r})") from None
+        raise SuiteError(f"{option}: {first['msg']} (got {short_repr(first.get('input'))})") from None
 
 
-def _run(args: argparse.Namespace) -> str:
+def _run(args: argparse.Namespace) -> tuple[str, int]:
     from suite.executors import make_executor
     from suite.formatting import render
     from suite.results import latest_records, read_trial_log
-    from suite.run import RunInterrupted, run_suite
+    from suite.run import RunInterrupted, resume_command, run_suite
 
     ray_options = {"address": args.address, "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial}
     executor = make_executor(args.executor, **ray_options, max_retries=args.max_retries)
@@ -239,11 +277,40 @@ def _run(args: argparse.Namespace) -> str:
         with _sigterm_as_interrupt():  # a batch scheduler's SIGTERM stops the run like Ctrl-C
             run_dir = run_suite(args.config, **options, executor=executor, resume=args.resume, retry_failed=args.retry_failed)
     except RunInterrupted as interrupted:
-        command = _resume_command(args, interrupted.run_dir, executor.resume_options())
+        settings = (args.data_root, args.cache_dir, args.device, args.retry_failed, executor.resume_options())
+        command = resume_command(args.config, interrupted.run_dir, *settings)
         raise RunInterrupted(f"{interrupted}; resume with: {command}", interrupted.run_dir) from None
     records = list(latest_records(read_trial_log(run_dir / "trials.jsonl")[0]).values())
     columns = ["model", "budget", "seed", "width", "params", "macs", "accuracy", "macro_f1", "epochs", "status"]
-    return f"{render(records, 'table', columns)}\n\nresults: {run_dir}"
+    failed = [r for r in records if r.get("status") == "failed"]
+    summary = f"\n\n{failed_summary(failed, len(records))}" if failed else ""
+    return f"{render(records, 'table', columns)}{summary}\n\nresults: {run_dir}", EXIT_FAILED if failed else EXIT_OK
+
+
+def _capped(text: str, limit: int = _MESSAGE_CHARS) -> str:
+    """``text`` on one line, at most ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def failed_summary(failed: list[dict[str, object]], total: int) -> str:
+    """One line naming the failed trials: ``2 of 6 trials failed: cnn1d params=20k seed 0 (RuntimeError: ...), ...``."""
+    from suite.budget import format_count
+
+    def name(record: dict[str, object]) -> str:
+        budget = record.get("budget")
+        amount = format_count(budget) if isinstance(budget, int | float) else str(budget)
+        reason = _capped(str(record.get("error") or "no reason recorded"), 80)
+        return f"{record.get('model')} {record.get('budget_kind')}={amount} seed {record.get('seed')} ({reason})"
+
+    text = f"{len(failed)} of {total} trials failed: {name(failed[0])}"
+    for index, record in enumerate(failed[1:], start=1):
+        longer = f"{text}, {name(record)}"
+        tail = f", and {len(failed) - index - 1} more" if index < len(failed) - 1 else ""
+        if len(longer) + len(tail) > _MESSAGE_CHARS:
+            return f"{text}, and {len(failed) - index} more"
+        text = longer
+    return text
 
 
 @contextlib.contextmanager
@@ -261,19 +328,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _resume_command(args: argparse.Namespace, run_dir: Path, executor_options: list[str]) -> str:
-    """The command line that resumes ``run_dir`` with the same settings."""
-    command = ["suite", "run", args.config, "--resume", str(run_dir)]
-    for option in ("data_root", "cache_dir"):
-        if getattr(args, option):
-            command += [f"--{option.replace('_', '-')}", getattr(args, option)]
-    if args.device != "auto":
-        command += ["--device", args.device]
-    if args.retry_failed:
-        command.append("--retry-failed")
-    return shlex.join(command + executor_options)
-
-
 def _report(args: argparse.Namespace) -> str:
     from suite.report import write_report
 
@@ -285,7 +339,8 @@ def _report(args: argparse.Namespace) -> str:
 def _compare(args: argparse.Namespace) -> tuple[str, int]:
     from suite.compare import compare_paths, parse_fail_on, render_comparison
 
-    comparison = compare_paths(args.base, args.new, parse_fail_on(args.fail_on), basis=args.latency_basis)
+    fail_on, allow = parse_fail_on(args.fail_on), args.allow_different_data
+    comparison = compare_paths(args.base, args.new, fail_on, basis=args.latency_basis, allow_different_data=allow)
     return render_comparison(comparison, args.format), comparison.exit_code
 
 
@@ -299,26 +354,43 @@ def _history(args: argparse.Namespace) -> str:
     return f"{render_history(history)}\nwritten: {', '.join(map(str, written))}"
 
 
+def internal_error_line(command: str, error: BaseException) -> str:
+    """The one line of an internal error: its type and message (capped), and that it is a bug."""
+    message = _capped(str(error))
+    described = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return f"suite {command}: internal error: {described} (this is a bug; --debug shows the traceback)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 failure, 2 bad input, 130 interrupted)."""
+    """Run the CLI; returns the exit code.
+
+    0: ok; 1: the result is a failure (``compare``: something regressed; ``run``: a trial
+    failed); 2: bad input (one line); 3: internal error, a bug (one line; ``--debug``
+    prints the traceback); 130: interrupted. See the module docstring.
+    """
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
-    code = 0
+    code = EXIT_OK
     try:
         result = args.handler(args)
-        text, code = result if isinstance(result, tuple) else (result, 0)  # compare exits 1 on a regression
+        text, code = result if isinstance(result, tuple) else (result, EXIT_OK)  # compare and run may exit 1
         print(text)
     except SuiteError as error:
         if debug:
             traceback.print_exc()
         print(f"suite {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt as interrupt:
         print(f"suite {args.command}: {interrupt or 'interrupted'}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`suite compare ... | head`): not an error of ours, and no traceback.
         # Point stdout at /dev/null so that Python's exit-time flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return code
+    except Exception as error:  # a bug: one line (a CI log must not read it as "regressed"), the traceback on request
+        if debug:
+            traceback.print_exc()
+        print(internal_error_line(args.command, error), file=sys.stderr)
+        return EXIT_INTERNAL
     return code

@@ -1,10 +1,17 @@
-"""Render lists of records as a table, CSV, JSON or Markdown for the CLI."""
+"""Render lists of records as a table, CSV, JSON or Markdown for the CLI, and text that Markdown shows as it is.
+
+:func:`markdown_text` is the one Markdown escaper of the suite: the report's Markdown, the
+``md`` format here, ``suite compare --format md`` and ``suite history`` use it, so a model,
+data-set or class name (or an error message) cannot break a table or inject HTML into a
+README or a pull-request comment.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,6 +21,25 @@ from suite.budget import format_count
 from suite.measure import MAC_CONVENTION
 
 FORMATS = ("table", "csv", "json", "md")
+#: What Markdown (CommonMark and GitHub's tables) could read as syntax, each backslash-escaped: ``&`` would start
+#: an entity, ``<`` a tag, ``|`` a cell, ``~`` a strikethrough, ``$`` math on GitHub (``$\alpha$`` shown as α). An
+#: ``_`` between two letters or digits cannot open or close emphasis (CommonMark's flanking rules), so
+#: ``latency_rel`` stays as it is.
+_MARKDOWN_SPECIAL = re.compile(r"[\\|*`<>\[\]&~#$]|(?<![^\W_])_|_(?![^\W_])")
+
+
+def markdown_text(text: object) -> str:
+    """``text`` as Markdown shows it literally: on one line (whitespace runs become one space), special characters escaped.
+
+    Safe in a table cell, a heading, a list item or a paragraph. Code spans cannot hold
+    escapes, so put untrusted text here, not between backticks.
+    """
+    return _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), " ".join(str(text).split()))
+
+
+def one_line(text: object) -> str:
+    """``text`` with every whitespace run (newlines included) as one space, for a terminal table's cell."""
+    return " ".join(str(text).split())
 
 
 def _cell(key: str, value: Any) -> Any:
@@ -39,6 +65,15 @@ def _cell(key: str, value: Any) -> Any:
     return value
 
 
+def _shown(value: Any, fmt: str) -> Any:
+    """A cell as written: escaped for ``md``; on one line for ``table`` (numbers stay numbers, None stays blank)."""
+    if value is None:
+        return None
+    if fmt == "md":
+        return markdown_text(value)
+    return one_line(value) if isinstance(value, str) else value
+
+
 def render(records: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str], footer: str = "") -> str:
     """Render ``records``.
 
@@ -58,8 +93,9 @@ def render(records: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str
         writer.writeheader()
         writer.writerows({k: _cell(k, v) if isinstance(v, (list, tuple)) else v for k, v in r.items()} for r in records)
         return buffer.getvalue().rstrip("\n")
-    rows = [[_cell(key, record.get(key, "")) for key in columns] for record in records]
-    text = tabulate(rows, headers=list(columns), tablefmt="github" if fmt == "md" else "simple", disable_numparse=True)
+    rows = [[_shown(_cell(key, record.get(key, "")), fmt) for key in columns] for record in records]
+    headers = [_shown(column, fmt) for column in columns]
+    text = tabulate(rows, headers=headers, tablefmt="github" if fmt == "md" else "simple", disable_numparse=True)
     return f"{text}\n\n{footer}" if footer else text
 
 

@@ -225,7 +225,10 @@ def test_missing_models_are_reported_and_nothing_in_common_is_an_error(tmp_path:
     base = run(tmp_path, "a")
     fewer = build_run(tmp_path / "b", models=("mlp", "cnn1d"), seeds=[0])
     comparison = compare_paths(base, fewer, DEFAULT_FAIL_ON)
-    assert verdicts(comparison, "model") == {"crnn": "missing", "attention": "missing"}
+    # Models BASE measured and NEW lost fail the gate (tests/test_gate_semantics.py); missing=ignore only reports them.
+    assert verdicts(comparison, "model") == {"crnn": "regressed", "attention": "regressed"}
+    ignored = compare_paths(base, fewer, parse_fail_on("missing=ignore"))
+    assert verdicts(ignored, "model") == {"crnn": "missing", "attention": "missing"}
     other = build_run(tmp_path / "c", models=("gru",), seeds=[0])
     with pytest.raises(SuiteError, match="no trial in common"):
         compare_paths(base, other, DEFAULT_FAIL_ON)

@@ -1,8 +1,16 @@
 """``suite compare BASE NEW``: match two sides model by model and judge every metric.
 
 Models are matched by (data set, protocol, budget kind, budget, model), aggregated over
-seeds; latencies additionally by timed setting. Exit status: 0 when nothing regressed,
-1 when something did (2, bad input, comes from the CLI).
+seeds; latencies additionally by timed setting. Results NEW lost are judged too
+(:mod:`suite.compare.health`): a model BASE had with an ``ok`` seed that NEW has
+failed, not at all, with seeds that never ran or with a NaN accuracy is a regression
+unless ``--fail-on missing=ignore``. Only the same data are compared: where both sides
+recorded the data of a data set (:mod:`suite.report.identity`) and they differ, the
+comparison is refused (:class:`~suite.errors.SuiteError`) unless asked to go on
+(``allow_different_data``), which marks every row of that data set.
+
+Exit status (:attr:`Comparison.exit_code`): 0 when nothing regressed, 1 when something
+did; the CLI adds 2 for bad input and 3 for an internal error.
 """
 
 from __future__ import annotations
@@ -15,12 +23,14 @@ from typing import Any, Literal
 import pandas as pd
 
 from suite.compare.accuracy import SeedResults, judge_accuracy, judge_moments
+from suite.compare.health import SeedHealth, judge_absent, judge_seeds
 from suite.compare.latency import RunSpread, judge_latency
 from suite.compare.macro_f1 import judge_macro_f1
 from suite.compare.sides import KEYS, SETTING, Side, load_side
 from suite.compare.stats import Judgement, judge_exact, judge_relative
 from suite.compare.thresholds import FailOn
 from suite.errors import SuiteError
+from suite.report.identity import data_difference, unchecked_note
 
 Basis = Literal["auto", "ms", "rel"]
 
@@ -60,6 +70,12 @@ def _missing(key: dict[str, Any], metric: str, where: str) -> dict[str, Any]:
     return _row(key, metric, None, None, Judgement("missing", None, f"only in {where}"))
 
 
+def _seed_count(side: pd.Series) -> int | None:
+    """Seeds with a finite accuracy, from the side's :class:`SeedHealth` (``None`` where unknown)."""
+    health = side.get("health")
+    return len(health.ok) if isinstance(health, SeedHealth) else None
+
+
 def _choose_basis(base: Side, new: Side, basis: Basis) -> tuple[str, str]:
     """``auto``: ratios to the interleaved reference when both sides have one, else ms on one machine, rel across."""
     same = base.machines == new.machines
@@ -83,13 +99,29 @@ def _judge_quality(metric: str, b: pd.Series, n: pd.Series, min_points: float) -
     if isinstance(seeds_b, SeedResults) and isinstance(seeds_n, SeedResults):
         if metric == "accuracy":
             return judge_accuracy(seeds_b, seeds_n, min_points)
-        return judge_macro_f1(seeds_b, seeds_n, b["macro_f1_seeds"], n["macro_f1_seeds"], min_points)
+        f1_b, f1_n = b["macro_f1_seeds"], n["macro_f1_seeds"]
+        if len(f1_b) == len(seeds_b.values) and len(f1_n) == len(seeds_n.values):
+            return judge_macro_f1(seeds_b, seeds_n, f1_b, f1_n, min_points)
+        # Some seeds have no macro-F1 (their seeds row says so): the predictions no longer line up with them.
+        return judge_moments(*(_moments(f1) for f1 in (f1_b, f1_n)), min_points)
     moments = [(side[f"{metric}_mean"], side[f"{metric}_std"], int(side["n_seeds"])) for side in (b, n)]
     return judge_moments(moments[0], moments[1], min_points)
 
 
+def _moments(values: tuple[float, ...]) -> tuple[float, float, int]:
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return mean, std, len(values)
+
+
 def _model_rows(key: dict[str, Any], b: pd.Series, n: pd.Series, base: Side, new: Side, fail_on: FailOn) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    health_b, health_n = b.get("health"), n.get("health")
+    if _seed_count(b) is not None and _seed_count(n) is not None:
+        has_f1 = not math.isnan(b["macro_f1_mean"])
+        seeds = judge_seeds(health_b, health_n, has_f1, fail_on.missing)
+        if seeds is not None:
+            rows.append(_row(key, "seeds", _seed_count(b), _seed_count(n), seeds))
     if fail_on.accuracy is not None and n["n_seeds"] > 0 and b["n_seeds"] > 0:
         for metric in ("accuracy", "macro_f1"):
             if math.isnan(b[f"{metric}_mean"]) or math.isnan(n[f"{metric}_mean"]):
@@ -143,33 +175,76 @@ def judged_level(row: pd.Series, basis: str, side: str, fallback: float) -> floa
     return sessions.usable().level() if sessions is not None else fallback
 
 
-def compare_sides(base: Side, new: Side, fail_on: FailOn, basis: Basis = "auto") -> Comparison:
-    """Judge NEW against BASE.
+def _check_data(base: Side, new: Side, allow: bool, notes: list[str]) -> dict[tuple[str, str], str]:
+    """The data sets whose data differ between the sides (empty unless ``allow``); notes what could not be checked.
 
     Raises:
-        SuiteError: when the two sides have no model in common.
+        SuiteError: naming the first difference, unless ``allow``.
+    """
+    differing = {}
+    for key in [k for k in base.data if k in new.data]:
+        difference = data_difference(base.data[key], new.data[key])
+        if difference is None:
+            continue
+        label = base.data[key].label
+        if not allow:
+            raise SuiteError(
+                f"BASE and NEW used different data for {label}: {difference} (--allow-different-data compares them anyway)"
+            )
+        differing[key] = difference
+        notes.append(f"BASE and NEW used different data for {label}: {difference}; judged anyway (--allow-different-data)")
+    for name, side in (("BASE", base), ("NEW", new)):
+        if side.unchecked:
+            notes.append(unchecked_note(side.unchecked, f"{name}: "))
+    return differing
+
+
+def compare_sides(
+    base: Side, new: Side, fail_on: FailOn, basis: Basis = "auto", allow_different_data: bool = False
+) -> Comparison:
+    """Judge NEW against BASE.
+
+    Args:
+        base (Side): The baseline.
+        new (Side): The candidate.
+        fail_on (FailOn): Thresholds and the rule for lost results.
+        basis (Basis): Latency in ``ms``, ``rel`` or ``auto``. Default ``auto``.
+        allow_different_data (bool): Judge a data set whose data differ between the sides
+            anyway, marking its rows ``[different data]``. Default False: refuse.
+
+    Raises:
+        SuiteError: when the two sides have no model in common, or used different data.
     """
     merged = base.models.merge(new.models, on=KEYS, how="outer", suffixes=("_base", "_new"), indicator=True)
     if not (merged["_merge"] == "both").any():
         raise SuiteError(
             f"{base.source} and {new.source} have no trial in common (matched by data set, protocol, budget and model)"
         )
-    chosen, reason = _choose_basis(base, new, basis)
     notes = [*base.notes, *new.notes]
+    differing = _check_data(base, new, allow_different_data, notes)
+    chosen, reason = _choose_basis(base, new, basis)
     rows: list[dict[str, Any]] = []
     for _, r in merged.iterrows():
         key = {k: r[k] for k in KEYS}
         if r["_merge"] != "both":
-            rows.append(_missing(key, "model", "BASE" if r["_merge"] == "left_only" else "NEW"))
+            where = "BASE" if r["_merge"] == "left_only" else "NEW"
+            health = r.get("health_base") if where == "BASE" else None
+            judged = judge_absent(health if isinstance(health, SeedHealth) else None, where, fail_on.missing)
+            rows.append(_row(key, "model", None, None, judged))
             continue
         b = pd.Series({c.removesuffix("_base"): r[c] for c in merged.columns if c.endswith("_base")})
         n = pd.Series({c.removesuffix("_new"): r[c] for c in merged.columns if c.endswith("_new")})
         rows += _model_rows(key, b, n, base, new, fail_on)
     if fail_on.latency is not None:
         rows += _latency_rows(base, new, chosen, fail_on.latency, notes)
+    for row in rows:
+        if (row["dataset"], row["protocol"]) in differing:
+            row["detail"] = f"[different data] {row['detail']}"
     return Comparison(str(base.source), str(new.source), rows, chosen, reason, fail_on, notes)
 
 
-def compare_paths(base: str | Path, new: str | Path, fail_on: FailOn, basis: Basis = "auto") -> Comparison:
+def compare_paths(
+    base: str | Path, new: str | Path, fail_on: FailOn, basis: Basis = "auto", allow_different_data: bool = False
+) -> Comparison:
     """:func:`compare_sides` of two results folders or ``summary.csv`` files."""
-    return compare_sides(load_side(base), load_side(new), fail_on, basis)
+    return compare_sides(load_side(base), load_side(new), fail_on, basis, allow_different_data)

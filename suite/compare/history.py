@@ -10,6 +10,10 @@ Params and MACs are exact: every change is a step.
 
 Latency across machines follows the ratio to the calibration kernel (``latency_rel``),
 as ``suite compare`` does; the history says which basis it followed.
+
+A series follows one data set: runs whose manifests record different data under the same
+data-set name and protocol (another digest or class list, :mod:`suite.report.identity`)
+are refused in one line, as ``suite compare`` refuses them.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suite.compare.sides import KEYS, Side, load_side
+from suite.compare.sides import KEYS, EmptySide, Side, load_side
 from suite.compare.steps import detect_exact_changes, detect_steps
 from suite.compare.thresholds import FailOn
 from suite.errors import SuiteError
+from suite.report.identity import pooled_identities, unchecked_note
 from suite.report.load import expand_run_dirs
 
 #: Metrics ``--metric`` accepts, and the column of :class:`~suite.compare.sides.Side` each one follows.
@@ -175,24 +180,32 @@ def build_history(root: str | Path, metric: str = "latency_ms", fail_on: FailOn 
         fail_on (FailOn | None): Thresholds the marks use. Default: ``FailOn()``.
 
     Raises:
-        SuiteError: for an unknown metric or a folder without runs.
+        SuiteError: for an unknown metric, a folder without runs, or runs of different data
+            under one data-set name.
     """
     if metric not in HISTORY_METRICS:
         raise SuiteError(f"--metric {metric!r} is not one of {', '.join(HISTORY_METRICS)}")
     runs = pd.DataFrame([_read_run(folder) for folder in expand_run_dirs([root])])
     runs = runs.sort_values(["started", "run"], kind="stable").reset_index(drop=True)
     fail_on = fail_on or FailOn()
-    frames, machines, skipped = [], set(), 0
+    frames, machines, skipped, identities, unchecked, read_notes = [], set(), 0, [], [], []
     for run in runs.itertuples():
         try:
             side = load_side(run.path)
-        except SuiteError:
-            skipped += 1  # a run with nothing finished yet has no point on the trend
+        except EmptySide:
+            skipped += 1  # a run with nothing finished yet has no point on the trend (an unreadable one is an error)
             continue
+        if not ((side.models["n_seeds"] > 0) | side.models["infeasible"]).any():
+            skipped += 1  # every trial failed: no figure to follow
+            continue
+        identities += [(run.run, identity) for identity in side.data.values()]
+        unchecked += side.unchecked
+        read_notes += side.notes  # what the loader skipped or read as unknown (a NaN accuracy, an inf count)
         machines |= set(side.machines)
         frames.append(_run_values(side, metric).assign(run=run.run))
     if not frames:
         raise SuiteError(f"no run under {root} has a finished trial")
+    pooled_identities(identities, f"under {root}: ")
     values = pd.concat(frames, ignore_index=True)
     notes, followed = [], metric
     if metric.startswith("latency"):
@@ -209,4 +222,8 @@ def build_history(root: str | Path, metric: str = "latency_ms", fail_on: FailOn 
     notes.append(_threshold_note(metric, fail_on))
     if skipped:
         notes.append(f"{skipped} run(s) without a finished trial left out")
+    if unchecked and len(frames) > 1:
+        notes.append(unchecked_note(unchecked, ""))
+    read_notes = list(dict.fromkeys(read_notes))
+    notes += read_notes[:10] + ([f"and {len(read_notes) - 10} more notes on reading the runs"] if len(read_notes) > 10 else [])
     return History(metric, runs.drop(columns=["path"]), values.reset_index(drop=True), followed, notes)

@@ -1,4 +1,8 @@
-"""Write a :class:`~suite.compare.history.History`: a Markdown or CSV trend table and a plot per model."""
+"""Write a :class:`~suite.compare.history.History`: a Markdown or CSV trend table and a plot per model.
+
+Run names, model names and notes come from the results: the Markdown escapes them with
+:func:`suite.formatting.markdown_text` (the report's escaper), so they show as written.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from tabulate import tabulate
 
 from suite.compare.history import MARKS, History, series_labels
 from suite.errors import SuiteError
+from suite.formatting import markdown_text
 from suite.report.style import family_styles, new_figure, plot_style, save_figure
 
 _VERDICT_STYLE = {"regressed": ("^", "tab:red"), "improved": ("v", "tab:green"), "changed": ("D", "tab:orange")}
@@ -32,9 +37,12 @@ def legend(history: History) -> str:
 
 def render_history(history: History) -> str:
     """The trend table as GitHub Markdown, with a legend of the marks and the notes (latency basis, threshold)."""
-    table = tabulate(history.table(), headers="keys", tablefmt="github", showindex=False, disable_numparse=True)
-    notes = "".join(f"\n- {note}" for note in history.notes)
-    return f"### History of {history.metric}\n\n{table}\n\n{legend(history)}\n{notes}\n"
+    frame = history.table()
+    cells = [[markdown_text(cell) for cell in row] for row in frame.itertuples(index=False)]
+    headers = [markdown_text(column) for column in frame.columns]
+    table = tabulate(cells, headers=headers, tablefmt="github", disable_numparse=True)
+    notes = "".join(f"\n- {markdown_text(note)}" for note in history.notes)
+    return f"### History of {markdown_text(history.metric)}\n\n{table}\n\n{legend(history)}\n{notes}\n"
 
 
 def plot_history(history: History, stem: Path) -> Path:

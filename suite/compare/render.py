@@ -2,7 +2,11 @@
 
 The Markdown is written for a pull-request comment or a CI job summary: a one-line
 verdict first, then regressions and improvements in a table, and the unchanged metrics
-folded away in a ``<details>`` block.
+folded away in a ``<details>`` block. Every text that comes from the results (model and
+data-set names, paths, failure reasons, notes) is escaped by
+:func:`suite.formatting.markdown_text`, the report's escaper, so it shows as written and
+cannot break a table or put HTML into a comment; the terminal table puts each cell on one
+line.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from tabulate import tabulate
 
 from suite.budget import format_count
 from suite.compare.compare import Comparison
+from suite.formatting import markdown_text, one_line
 
 FORMATS = ("table", "md", "json")
 _ORDER = {"regressed": 0, "missing": 1, "unstable": 2, "improved": 3, "changed": 4, "unchanged": 5}
@@ -33,8 +38,10 @@ def _value(metric: str, value: Any, basis: str) -> str:
         return ""
     if metric in ("accuracy", "macro_f1"):
         return f"{value:.2%}"
+    if metric == "seeds":
+        return f"{int(value)} ok"
     if metric in ("params", "macs"):
-        return format_count(int(value))
+        return format_count(float(value))
     if metric.startswith("peak_mem"):
         return f"{value:.3g} MiB"
     if metric.startswith("latency"):
@@ -49,21 +56,25 @@ def _change(metric: str, change: float | None) -> str:
 
 
 def _budget(row: dict[str, Any]) -> str:
-    return f"{row['budget_kind']}={format_count(int(row['budget']))}"
+    return f"{row['budget_kind']}={format_count(float(row['budget']))}"
 
 
-def _table_rows(comparison: Comparison, rows: list[dict[str, Any]], marks: bool) -> list[list[str]]:
+def _table_rows(comparison: Comparison, rows: list[dict[str, Any]], marks: bool, markdown: bool) -> list[list[str]]:
+    clean = markdown_text if markdown else one_line
     return [
         [
-            row["model"],
-            f"{row['dataset']}/{row['protocol']}",
-            _budget(row),
-            row["metric"],
-            _value(row["metric"], row["base"], comparison.basis),
-            _value(row["metric"], row["new"], comparison.basis),
-            _change(row["metric"], row["change"]),
-            _MARK[row["verdict"]] if marks else row["verdict"],
-            row["detail"],
+            clean(cell)
+            for cell in (
+                row["model"],
+                f"{row['dataset']}/{row['protocol']}",
+                _budget(row),
+                row["metric"],
+                _value(row["metric"], row["base"], comparison.basis),
+                _value(row["metric"], row["new"], comparison.basis),
+                _change(row["metric"], row["change"]),
+                _MARK[row["verdict"]] if marks else row["verdict"],
+                row["detail"],
+            )
         ]
         for row in rows
     ]
@@ -98,20 +109,25 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
         }
         return json.dumps(payload, indent=2, default=lambda v: None if isinstance(v, float) and math.isnan(v) else str(v))
     rows = _sorted(comparison)
-    settings = f"Latency: {comparison.basis_reason}. Thresholds: `{comparison.fail_on.describe()}`."
+    thresholds = comparison.fail_on.describe()
     if fmt == "table":
-        lines = [headline(comparison), tabulate(_table_rows(comparison, rows, False), headers=HEADERS, disable_numparse=True)]
-        return "\n\n".join([*lines, settings.replace("`", ""), *comparison.notes])
+        table = tabulate(_table_rows(comparison, rows, False, False), headers=HEADERS, disable_numparse=True)
+        settings = f"Latency: {one_line(comparison.basis_reason)}. Thresholds: {thresholds}."
+        return "\n\n".join([headline(comparison), table, settings, *map(one_line, comparison.notes)])
+    # The basis reason names the machines, as the results recorded them: escaped like every other text.
+    settings = f"Latency: {markdown_text(comparison.basis_reason)}. Thresholds: `{thresholds}`."
     flagged = [r for r in rows if r["verdict"] != "unchanged"]
     quiet = [r for r in rows if r["verdict"] == "unchanged"]
     parts = [
         f"### Benchmark comparison: {headline(comparison)}",
-        f"BASE `{comparison.base}` → NEW `{comparison.new}`. {settings}",
+        # Paths are escaped text, not code spans: a code span cannot escape a backtick in a folder name.
+        f"BASE {markdown_text(comparison.base)} → NEW {markdown_text(comparison.new)}. {settings}",
     ]
     if flagged:
-        parts.append(tabulate(_table_rows(comparison, flagged, True), headers=HEADERS, tablefmt="github", disable_numparse=True))
+        table = tabulate(_table_rows(comparison, flagged, True, True), headers=HEADERS, tablefmt="github", disable_numparse=True)
+        parts.append(table)
     if quiet:
-        table = tabulate(_table_rows(comparison, quiet, False), headers=HEADERS, tablefmt="github", disable_numparse=True)
+        table = tabulate(_table_rows(comparison, quiet, False, True), headers=HEADERS, tablefmt="github", disable_numparse=True)
         parts.append(f"<details><summary>{len(quiet)} unchanged</summary>\n\n{table}\n\n</details>")
-    parts += [f"> {note}" for note in comparison.notes]
+    parts += [f"> {markdown_text(note)}" for note in comparison.notes]
     return "\n\n".join(parts) + "\n"

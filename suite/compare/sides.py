@@ -3,13 +3,18 @@
 Both sources become the same two tables, aggregated over seeds:
 
 - ``models``: one row per (data set, protocol, budget kind, budget, model) with the
-  accuracy and macro-F1 mean, standard deviation and number of seeds, the counts, the
-  budget error and peak memory;
+  accuracy and macro-F1 mean, standard deviation and number of seeds (with a finite
+  accuracy), the counts, the budget error, peak memory and ``health``, which seeds
+  failed, never ran or scored NaN (:class:`~suite.compare.health.SeedHealth`); a model
+  whose every trial failed has a row too (no seeds, no counts);
 - ``latency``: one row per model and timed setting (scope, device, backend, batch size,
   threads) with its level in milliseconds and relative to the interleaved reference
   kernel and, from a results folder, the blocks of every session (each trial's timing
   of that setting; in ms and relative to the reference of the block's round) with
   whether the session was ``unstable``.
+
+A side also says which data each data set was (:mod:`suite.report.identity`), so that
+``suite compare`` and ``suite history`` refuse to judge across different data.
 """
 
 from __future__ import annotations
@@ -22,14 +27,20 @@ import numpy as np
 import pandas as pd
 
 from suite.compare.accuracy import SeedResults
+from suite.compare.health import SeedHealth
 from suite.compare.latency import Sessions
 from suite.errors import SuiteError
-from suite.report.load import RunInfo, expand_run_dirs, load_results
+from suite.report.identity import DataIdentity, pooled_identities
+from suite.report.load import NUMERIC_COLUMNS, RunInfo, expand_run_dirs, load_results
 
 KEYS = ["dataset", "protocol", "budget_kind", "budget", "model"]
 SETTING = ["scope", "device", "backend", "batch_size", "threads"]
 DEFAULT_TOLERANCE = 0.05
 _SETTING_COLUMN = re.compile(r"^latency_(model|e2e)_(\w+?)_(\w+?)_b(\d+)_t(\d+)_ms$")
+
+
+class EmptySide(SuiteError):
+    """A results folder or summary that holds no trial to compare (a run that has not finished one yet)."""
 
 
 @dataclass
@@ -46,6 +57,9 @@ class Side:
         interleaved (bool): Whether every timing has a reference kernel timed between
             its rounds (results written since the timer took rounds).
         notes (list[str]): What was assumed while reading.
+        data (dict[tuple[str, str], DataIdentity]): The data of each (data set, protocol),
+            where the runs recorded it.
+        unchecked (list[str]): Runs (or the summary file) whose data is not recorded.
     """
 
     source: str
@@ -56,20 +70,24 @@ class Side:
     raw_times: bool = True
     interleaved: bool = False
     notes: list[str] = field(default_factory=list)
+    data: dict[tuple[str, str], DataIdentity] = field(default_factory=dict)
+    unchecked: list[str] = field(default_factory=list)
 
 
 def load_side(path: str | Path) -> Side:
     """Read ``path``: a results folder (or a folder of them) or a ``summary.csv``.
 
     Raises:
-        SuiteError: when ``path`` is missing, unreadable or holds no trial.
+        EmptySide: when ``path`` holds no trial (a :class:`SuiteError`).
+        SuiteError: when ``path`` is missing or unreadable, or pools runs of different data
+            under one data-set name.
     """
     path = Path(path)
     if not path.exists():
         raise SuiteError(f"{path} does not exist (expected a results folder or a report's summary.csv)")
     side = _from_summary(path) if path.is_file() else _from_results(path)
     if side.models.empty:
-        raise SuiteError(f"{path} holds no finished or infeasible trial to compare")
+        raise EmptySide(f"{path} holds no finished, failed or infeasible trial to compare")
     return side
 
 
@@ -88,9 +106,11 @@ def _read_runs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[RunInfo], l
 
 def _from_results(path: Path) -> Side:
     all_trials, timings, runs, notes = _read_runs(path)
-    trials = all_trials[all_trials["status"].isin(["ok", "infeasible"])]
+    data = pooled_identities(((run.name, run.data) for run in runs), f"{path}: ")
+    trials = all_trials[all_trials["status"].isin(["ok", "infeasible", "failed"])]
     # A seed trained in several runs counts once (its mean): runs repeat measurements, not seeds.
-    ok = trials[trials["status"] == "ok"].groupby([*KEYS, "seed"], sort=False, as_index=False).mean(numeric_only=True)
+    usable = trials[(trials["status"] == "ok") & trials["accuracy"].notna()]
+    ok = usable.groupby([*KEYS, "seed"], sort=False, as_index=False).mean(numeric_only=True)
     models = trials.groupby(KEYS, sort=False).agg(
         params=("params", "first"),
         macs=("macs", "first"),
@@ -106,7 +126,8 @@ def _from_results(path: Path) -> Side:
         peak_mem_infer_mb=("peak_mem_infer_mb", "mean"),
         peak_mem_train_mb=("peak_mem_train_mb", "mean"),
     )
-    models = models.join(quality).join(_seed_results(trials[trials["status"] == "ok"])).reset_index()
+    models = models.join(quality).join(_seed_results(usable)).join(_health(all_trials, runs)).reset_index()
+    models["n_seeds"] = models["n_seeds"].fillna(0).astype(int)
     tolerances = {float(run.manifest.get("config", {}).get("tolerance", DEFAULT_TOLERANCE)) for run in runs}
     if len(runs) > 1:
         notes.append(f"{path}: {len(runs)} runs pooled (raw times of every run; each seed's accuracy averaged over runs)")
@@ -118,11 +139,37 @@ def _from_results(path: Path) -> Side:
         tolerance=min(tolerances, default=DEFAULT_TOLERANCE),
         interleaved=_interleaved(timings),
         notes=notes,
+        data=data,
+        unchecked=[run.name for run in runs if run.data is None or not run.data.checkable],
     )
+
+
+def _planned_seeds(run: RunInfo) -> list[int]:
+    """The seeds a run's config planned for every model (none when the manifest does not say)."""
+    seeds = (run.manifest.get("config") or {}).get("seeds")
+    return [s for s in seeds if isinstance(s, int) and not isinstance(s, bool)] if isinstance(seeds, list) else []
+
+
+def _health(trials: pd.DataFrame, runs: list[RunInfo]) -> pd.Series:
+    """Per model: :class:`SeedHealth` from its records of every status and the seeds its runs planned."""
+    planned = {run.name: _planned_seeds(run) for run in runs}
+    seeded = trials[trials["seed"].notna()]
+    health = {
+        key: SeedHealth.of_records(group, [s for run in group["run"].unique() for s in planned.get(run, [])])
+        for key, group in seeded.groupby(KEYS, sort=False)
+    }
+    return pd.Series(list(health.values()), index=_key_index(list(health)), name="health", dtype=object)
+
+
+def _key_index(keys: list[tuple]) -> pd.MultiIndex:
+    """A model index (even an empty one, which pandas would not infer as a MultiIndex)."""
+    return pd.MultiIndex.from_tuples(keys, names=KEYS) if keys else pd.MultiIndex.from_arrays([[]] * len(KEYS), names=KEYS)
 
 
 def _seed_results(ok: pd.DataFrame) -> pd.DataFrame:
     """Per model: its seeds' accuracies with their per-example predictions (:class:`SeedResults`) and macro-F1s.
+
+    ``ok`` holds only records with a finite accuracy.
 
     A seed trained in several runs counts once: its accuracy is the mean over runs and
     its predictions are the first run's (on CPU the runs are identical; where they are
@@ -138,9 +185,10 @@ def _seed_results(ok: pd.DataFrame) -> pd.DataFrame:
         accuracy = per_seed["accuracy"].mean()
         rows[key] = {
             "accuracy_seeds": SeedResults.from_trials(list(accuracy), predictions, targets),
-            "macro_f1_seeds": tuple(float(v) for v in per_seed["macro_f1"].mean()),
+            # Seeds without a macro-F1 are left out here; the seeds row reports them (suite.compare.health).
+            "macro_f1_seeds": tuple(float(v) for v in per_seed["macro_f1"].mean().dropna()),
         }
-    return pd.DataFrame.from_dict(rows, orient="index", columns=["accuracy_seeds", "macro_f1_seeds"]).rename_axis(KEYS)
+    return pd.DataFrame(list(rows.values()), index=_key_index(list(rows)), columns=["accuracy_seeds", "macro_f1_seeds"])
 
 
 def _interleaved(timings: pd.DataFrame) -> bool:
@@ -163,11 +211,11 @@ def _relative_blocks(row: pd.Series) -> list[float] | None:
     return [t / reference for t in times] if reference and np.isfinite(reference) else None
 
 
-def _sessions(blocks: list[list[float] | None], unstable: list[bool]) -> Sessions | None:
-    """The sessions of one setting, or ``None`` unless every session kept its blocks."""
+def _sessions(blocks: list[list[float] | None], unstable: list[bool], runs: list[str]) -> Sessions | None:
+    """The sessions of one setting (each labelled with its run), or ``None`` unless every session kept its blocks."""
     if not blocks or any(b is None for b in blocks):
         return None
-    return Sessions.of(blocks, unstable)  # type: ignore[arg-type]
+    return Sessions.of(blocks, unstable, runs)  # type: ignore[arg-type]
 
 
 def _latency_from_timings(timings: pd.DataFrame) -> pd.DataFrame:
@@ -181,7 +229,9 @@ def _latency_from_timings(timings: pd.DataFrame) -> pd.DataFrame:
         records = [r for _, r in group.iterrows()]
         unstable = [r.get("stability") == "unstable" for r in records]
         blocks_ms = [r["times_ms"] if isinstance(r.get("times_ms"), list) and r["times_ms"] else None for r in records]
-        sessions_ms, sessions_rel = _sessions(blocks_ms, unstable), _sessions([_relative_blocks(r) for r in records], unstable)
+        runs = [str(r.get("run", index)) for index, r in enumerate(records)]  # sessions of one run share its machine state
+        sessions_ms = _sessions(blocks_ms, unstable, runs)
+        sessions_rel = _sessions([_relative_blocks(r) for r in records], unstable, runs)
         rows.append(
             dict(
                 zip([*KEYS, *SETTING], key, strict=True),
@@ -195,6 +245,24 @@ def _latency_from_timings(timings: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def _summary_numbers(summary: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Numeric columns as numbers: text and ``inf`` become NaN (unknown) with a note; a key that is not one is an error."""
+    notes = []
+    prefixes = ("accuracy_", "macro_f1_", "n_", "latency_")
+    numeric = [c for c in summary.columns if c != "latency_stability" and (c in NUMERIC_COLUMNS or c.startswith(prefixes))]
+    for column in numeric:
+        values = pd.to_numeric(summary[column], errors="coerce").astype(float)
+        bad = values.notna() & ~np.isfinite(values)
+        if bad.any():
+            notes.append(f"{path.name}: {column} is not a finite number in {int(bad.sum())} row(s); read as unknown")
+        summary[column] = values.mask(bad)
+    unknown = summary["budget"].isna()
+    if unknown.any():  # the budget is part of what models are matched on
+        raise SuiteError(f"{path}: line {int(unknown.to_numpy().argmax()) + 2} has no valid budget (a number)")
+    summary["budget"] = summary["budget"].round().astype("int64")  # matched with a results folder's integer budgets
+    return summary, notes
+
+
 def _from_summary(path: Path) -> Side:
     try:
         summary = pd.read_csv(path)
@@ -203,10 +271,15 @@ def _from_summary(path: Path) -> Side:
     missing = [c for c in [*KEYS, "machine", "accuracy_mean", "n_ok", "params", "macs"] if c not in summary]
     if missing:
         raise SuiteError(f"{path} is not a report's summary.csv: no column {', '.join(missing)}")
-    n_seeds = summary["n_ok"].fillna(0).astype(int)
+    summary, notes = _summary_numbers(summary, path)
+    n_ok = summary["n_ok"].fillna(0).astype(int)
+    n_failed = summary["n_failed"].fillna(0).astype(int) if "n_failed" in summary else pd.Series(0, index=summary.index)
+    accuracy = summary["accuracy_mean"]
+    health = [SeedHealth.of_counts(k, f, bool(np.isnan(a))) for k, f, a in zip(n_ok, n_failed, accuracy, strict=True)]
     models = summary.assign(
-        n_seeds=n_seeds,
-        infeasible=(n_seeds == 0) & (summary.get("n_infeasible", 0) > 0),
+        n_seeds=[len(h.ok) for h in health],
+        health=health,
+        infeasible=(n_ok == 0) & (summary.get("n_infeasible", 0) > 0),
         **{c: summary.get(c, np.nan) for c in ("accuracy_std", "macro_f1_mean", "macro_f1_std", "budget_error")},
         **{c: summary.get(c, np.nan) for c in ("peak_mem_infer_mb", "peak_mem_train_mb")},
     )
@@ -229,5 +302,6 @@ def _from_summary(path: Path) -> Side:
         models=models[[*KEYS, *(c for c in models.columns if c not in KEYS and c != "machine")]],
         latency=latency,
         raw_times=False,
-        notes=[f"{path.name}: a summary, so latency is judged by its threshold only (no raw times)"],
+        notes=[f"{path.name}: a summary, so latency is judged by its threshold only (no raw times)", *notes],
+        unchecked=[path.name],
     )

@@ -12,8 +12,13 @@ A spec is comma-separated ``metric=threshold`` items, e.g.
 - ``memory``: a relative growth of peak memory, ``20%``.
 - ``params``, ``macs``: ``any`` (every change fails), ``tolerance`` (fails only when the
   budget matcher's result moved outside its tolerance) or ``off``.
+- ``missing``: what a lost result is, when BASE had the model with at least one ``ok``
+  seed and NEW has it ``failed`` (every trial, or some seeds), not at all, with seeds
+  planned but never run, or with a NaN accuracy or macro-F1: ``fail`` (the default: a
+  regression) or ``ignore`` (reported as ``missing``, as a model only in NEW always is).
 
-Any metric can be ``off``. Metrics left out keep their defaults (:data:`DEFAULT_FAIL_ON`).
+Any metric can be ``off`` (for ``missing``: the same as ``ignore``). Metrics left out keep
+their defaults (:data:`DEFAULT_FAIL_ON`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from typing import Literal
 from suite.errors import SuiteError
 
 ExactRule = Literal["any", "tolerance", "off"]
+MissingRule = Literal["fail", "ignore"]
+#: The metrics ``--fail-on`` knows, as its error for an unknown one lists them.
+METRICS = ("latency", "accuracy", "memory", "params", "macs", "missing")
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,8 @@ class FailOn:
         memory (float | None): Smallest relative peak-memory growth that counts.
         params (ExactRule): When a parameter-count change counts.
         macs (ExactRule): When a MAC-count change counts.
+        missing (MissingRule): Whether a result BASE had and NEW lost (failed, missing or
+            NaN) is a regression (``fail``) or only reported (``ignore``).
     """
 
     latency: float | None = 0.10
@@ -44,6 +54,7 @@ class FailOn:
     memory: float | None = 0.20
     params: ExactRule = "tolerance"
     macs: ExactRule = "tolerance"
+    missing: MissingRule = "fail"
 
     def describe(self) -> str:
         """The spec back as text, e.g. ``latency=10%,accuracy=0.5pt,...``."""
@@ -54,13 +65,20 @@ class FailOn:
         accuracy = "off" if self.accuracy is None else f"{self.accuracy:g}pt"
         return (
             f"latency={relative(self.latency)},accuracy={accuracy},memory={relative(self.memory)},"
-            f"params={self.params},macs={self.macs}"
+            f"params={self.params},macs={self.macs},missing={self.missing}"
         )
 
 
 DEFAULT_FAIL_ON = FailOn()
+#: Longest piece of a spec quoted back in an error (a spec can be any length).
+_SHOWN = 60
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)\s*%$")
 _POINTS = re.compile(r"^(\d+(?:\.\d+)?)\s*pt$")
+
+
+def _shown(text: str) -> str:
+    """``text`` as quoted in an error: capped, so a pasted file does not become the message."""
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
 def _relative(metric: str, text: str) -> float | None:
@@ -68,7 +86,7 @@ def _relative(metric: str, text: str) -> float | None:
         return None
     match = _PERCENT.match(text)
     if not match:
-        raise SuiteError(f"--fail-on {metric}={text}: expected a percentage like {metric}=10% (or off)")
+        raise SuiteError(f"--fail-on {metric}={_shown(text)}: expected a percentage like {metric}=10% (or off)")
     return float(match.group(1)) / 100
 
 
@@ -77,14 +95,20 @@ def _points(text: str) -> float | None:
         return None
     match = _POINTS.match(text)
     if not match:
-        raise SuiteError(f"--fail-on accuracy={text}: expected percentage points like accuracy=0.5pt (or off)")
+        raise SuiteError(f"--fail-on accuracy={_shown(text)}: expected percentage points like accuracy=0.5pt (or off)")
     return float(match.group(1))
 
 
 def _exact(metric: str, text: str) -> ExactRule:
     if text not in ("any", "tolerance", "off"):
-        raise SuiteError(f"--fail-on {metric}={text}: expected any, tolerance or off")
+        raise SuiteError(f"--fail-on {metric}={_shown(text)}: expected any, tolerance or off")
     return text  # type: ignore[return-value]
+
+
+def _missing(text: str) -> MissingRule:
+    if text not in ("fail", "ignore", "off"):
+        raise SuiteError(f"--fail-on missing={_shown(text)}: expected fail or ignore (failed, missing or NaN results of NEW)")
+    return "ignore" if text == "off" else text  # type: ignore[return-value]
 
 
 def parse_fail_on(spec: str | None) -> FailOn:
@@ -100,13 +124,16 @@ def parse_fail_on(spec: str | None) -> FailOn:
         metric, equals, value = item.strip().partition("=")
         metric, value = metric.strip().lower(), value.strip().lower()
         if not equals or not metric or not value:
-            raise SuiteError(f"--fail-on: {item.strip()!r} is not metric=threshold (e.g. latency=10%,accuracy=0.5pt)")
+            raise SuiteError(f"--fail-on: {_shown(item.strip())!r} is not metric=threshold (e.g. latency=10%,accuracy=0.5pt)")
         if metric in ("latency", "memory"):
             fail_on = replace(fail_on, **{metric: _relative(metric, value)})
         elif metric == "accuracy":
             fail_on = replace(fail_on, accuracy=_points(value))
         elif metric in ("params", "macs"):
             fail_on = replace(fail_on, **{metric: _exact(metric, value)})
+        elif metric == "missing":
+            fail_on = replace(fail_on, missing=_missing(value))
         else:
-            raise SuiteError(f"--fail-on: unknown metric {metric!r}; expected latency, accuracy, memory, params or macs")
+            expected = f"{', '.join(METRICS[:-1])} or {METRICS[-1]}"
+            raise SuiteError(f"--fail-on: unknown metric {_shown(metric)!r}; expected {expected} (e.g. missing=ignore)")
     return fail_on

@@ -5,12 +5,18 @@ and ``results.csv``. A run may still be going (status ``running``, fewer trials 
 planned), may have been interrupted, or may have crashed mid-write, so the loader takes
 what is there: a truncated last line of ``trials.jsonl`` is skipped and noted, a
 missing ``trials.jsonl`` falls back to ``results.csv``, a missing manifest is noted.
+A figure that is not a finite number (``inf`` params, a 400-digit integer, text) is
+read as unknown (NaN) and noted, never passed on to crash a table or a test.
+Runs of one data set and protocol must have used the same data
+(:mod:`suite.report.identity`); runs that did not are refused in one line.
 Nothing in here trains or measures anything.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +26,8 @@ import pandas as pd
 
 from suite.environment import machine_label as environment_machine_label
 from suite.errors import SuiteError
-from suite.results import RESULT_COLUMNS
+from suite.report.identity import DataIdentity, data_identity, pooled_identities, unchecked_note
+from suite.results import RESULT_COLUMNS, read_trial_lines
 
 RESULT_FILES = ("manifest.json", "trials.jsonl", "results.csv")
 #: Columns every trials frame has, whatever the runs recorded (missing values are NaN).
@@ -80,6 +87,11 @@ class RunInfo:
     @property
     def machine(self) -> str:
         return machine_label(self.manifest)
+
+    @property
+    def data(self) -> DataIdentity | None:
+        """The data the run used, from its manifest (:mod:`suite.report.identity`); ``None`` when unrecorded."""
+        return data_identity(self.manifest)
 
 
 @dataclass
@@ -145,10 +157,13 @@ def expand_run_dirs(paths: list[str | Path]) -> list[Path]:
             raise SuiteError(f"results folder {path} not found")
         if not path.is_dir():
             raise SuiteError(f"{path} is a file, not a results folder")
-        if _is_run(path):
-            folders.append(path)
-            continue
-        children = sorted(child for child in path.iterdir() if child.is_dir() and _is_run(child))
+        try:
+            if _is_run(path):
+                folders.append(path)
+                continue
+            children = sorted(child for child in path.iterdir() if child.is_dir() and _is_run(child))
+        except OSError as error:  # a folder without read permission
+            raise SuiteError(f"cannot read {path}: {error.strerror or error}") from None
         if not children:
             raise SuiteError(f"{path} holds no results (no {', '.join(RESULT_FILES)})")
         folders += children
@@ -172,19 +187,16 @@ def _read_records(folder: Path, notes: list[str]) -> list[dict[str, Any]]:
     """Trial records from ``trials.jsonl``, else from ``results.csv`` (flat columns only)."""
     jsonl = folder / "trials.jsonl"
     if jsonl.is_file():
-        records = []
-        for number, line in enumerate(jsonl.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                # The writer syncs whole lines; only a crash mid-line leaves one like this.
-                notes.append(f"{folder.name}: line {number} of trials.jsonl is incomplete (a crash mid-write?); skipped")
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-        return records
+        # The one reader of trial logs (the resume reads them too): lines that are not records come back as notes.
+        try:
+            log = read_trial_lines(jsonl)
+        except OSError as error:  # it names unreadable files itself; this is for any other I/O error
+            raise SuiteError(f"cannot read {jsonl}: {error.strerror or error}") from None
+        lines = log.notes()
+        notes += [f"{folder.name}: {line}; skipped" for line in lines[:5]]
+        if len(lines) > 5:
+            notes.append(f"{folder.name}: {len(lines) - 5} more lines of trials.jsonl that are not records skipped")
+        return log.records
     csv = folder / "results.csv"
     if csv.is_file():
         notes.append(f"{folder.name}: no trials.jsonl; read results.csv (no learning curves, confusion matrices or timings)")
@@ -249,6 +261,48 @@ def _kept(frame: pd.DataFrame, kept: set[tuple[Any, Any]]) -> np.ndarray:
     return np.array([key in kept for key in zip(frame["run"], frame["trial_id"], strict=True)], dtype=bool)
 
 
+def _finite(value: Any) -> float:
+    """A figure as a float: ``inf`` for a number beyond float range, NaN for anything that is not a number."""
+    if isinstance(value, bool | np.bool_) or value is None:
+        return math.nan
+    if isinstance(value, numbers.Real):
+        try:
+            return float(value)
+        except OverflowError:  # a 400-digit integer
+            return math.inf
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except (ValueError, OverflowError):
+            return math.nan
+    return math.nan
+
+
+def _numeric_columns(trials: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Every figure column as numbers; values that are not finite become NaN (unknown), with a note naming them."""
+    for column in NUMERIC_COLUMNS:
+        values = trials[column]
+        try:
+            converted = pd.to_numeric(values, errors="coerce")
+        except (OverflowError, TypeError, ValueError):
+            converted = pd.Series([_finite(v) for v in values], index=values.index, dtype=float)
+        if converted.dtype == object:  # e.g. a huge integer kept as a Python int
+            converted = pd.Series([_finite(v) for v in values], index=values.index, dtype=float)
+        infinite = np.isinf(converted.to_numpy(dtype=float, na_value=np.nan))
+        if infinite.any():
+            runs = ", ".join(dict.fromkeys(trials.loc[infinite, "run"].astype(str)))
+            notes.append(f"{column} is not a finite number in {int(infinite.sum())} trial(s) of {runs}; read as unknown")
+            converted = converted.astype(float).mask(infinite)
+        trials[column] = converted
+    ok = trials["status"] == "ok"
+    for column in ("accuracy", "macro_f1"):
+        unknown = ok & trials[column].isna()
+        if unknown.any():
+            runs = ", ".join(dict.fromkeys(trials.loc[unknown, "run"].astype(str)))
+            notes.append(f"{column} is NaN in {int(unknown.sum())} ok trial(s) of {runs}")
+    return trials
+
+
 def load_results(paths: list[str | Path]) -> Results:
     """Read one or more results folders into :class:`Results`.
 
@@ -261,7 +315,8 @@ def load_results(paths: list[str | Path]) -> Results:
         on anything that was skipped.
 
     Raises:
-        SuiteError: for a folder that is missing or holds no results.
+        SuiteError: for a folder that is missing, unreadable or holds no results, or runs of one
+            data set and protocol that used different data (:mod:`suite.report.identity`).
     """
     notes: list[str] = []
     runs: list[RunInfo] = []
@@ -281,10 +336,13 @@ def load_results(paths: list[str | Path]) -> Results:
             trial_rows.append(row)
             curve_rows += _curve_rows(record, keys)
             timing_rows += _timing_rows(record, keys)
+    pooled_identities(((run.name, run.data) for run in runs), "")
+    unchecked = [run.name for run in runs if run.data is None or not run.data.checkable]
+    if unchecked and len(runs) > 1:
+        notes.append(unchecked_note(unchecked, ""))
     trials = _frame(trial_rows, TRIAL_COLUMNS)
-    for column in NUMERIC_COLUMNS:
-        trials[column] = pd.to_numeric(trials[column], errors="coerce")
     trials["status"] = trials["status"].fillna("unknown").astype(str)
+    trials = _numeric_columns(trials, notes)
     trials["error"] = [e if isinstance(e, str) else "" for e in trials["error"]]
     trials = _drop_repeats(trials, runs, notes).reset_index(drop=True)
     kept = set(zip(trials["run"], trials["trial_id"], strict=True))
