@@ -23,10 +23,23 @@ the worker stops the trial at its next batch past the deadline (see
 :class:`~suite.executors.base.Deadline`; the measurement counts the training's time); a
 task still running a grace period after that is cancelled (its worker killed) by the
 driver and recorded as ``failed``, so no trial can hang the run.
+
+Cancelling as little as possible: Ray's core has races between ``ray.cancel`` and the
+reply of a task that is just ending; when the cancel wins, an internal check fails and
+the driver process aborts (``Tried to complete task that was not pending``: Ray 2.60 does
+it within seconds when tasks are cancelled without ``force`` as they end;
+ray-project/ray#54798 fixed a sibling). So the driver cancels only with ``force=True``
+and never a task it can see has ended: each poll collects every task that is ready, not
+only the first; an overdue task is looked at once more right before it is cancelled;
+and on an error or Ctrl-C in the driver, a local cluster this executor started is not
+cancelled task by task but shut down whole by :meth:`RayExecutor.close` (on a joined
+cluster only the tasks not yet ended are cancelled). What a driver that dies anyway (an
+abort, SIGKILL) had finished is already in ``trials.jsonl``; ``--resume`` runs the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Iterator, Sequence
@@ -198,8 +211,7 @@ class RayExecutor(Executor):
                     self._wait_for_nodes(len(waiting))
                     continue
                 self.idle_since = None
-                done, _ = ray.wait(list(jobs), num_returns=1, timeout=POLL_SECONDS)
-                for ref in done:
+                for ref in self._ended(list(jobs)):
                     job = jobs.pop(ref)
                     self._release(job)
                     record = self._outcome(ref, job)
@@ -207,8 +219,42 @@ class RayExecutor(Executor):
                         yield job.task, record
                 yield from self._stop_overdue(jobs)
         finally:
-            for ref in jobs:  # Ctrl-C or an error in the driver: stop what is still running
-                ray.cancel(ref, force=True)
+            self._stop_all(jobs)  # Ctrl-C or an error in the driver: stop what is still running
+
+    def _ended(self, refs: list[Any]) -> list[Any]:
+        """The tasks of ``refs`` that have ended: waits up to a poll for one, then takes every other one ready too.
+
+        Taking them all matters: a task that ended but is left for the next poll could be
+        found overdue by :meth:`_stop_overdue` in between, and be cancelled after it ended.
+        """
+        done, pending = self.ray.wait(refs, num_returns=1, timeout=POLL_SECONDS)
+        if done and pending:
+            more, _ = self.ray.wait(pending, num_returns=len(pending), timeout=0)
+            done += more
+        return done
+
+    def _not_ended(self, refs: list[Any]) -> list[Any]:
+        """The tasks of ``refs`` that have not ended at this instant (the only ones that may be cancelled)."""
+        if not refs:
+            return []
+        # fetch_local=False: a result that exists on another node counts as ended, not yet copied here or not.
+        ready = set(self.ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)[0])
+        return [ref for ref in refs if ref not in ready]
+
+    def _stop_all(self, jobs: dict[Any, _Job]) -> None:
+        """Stop the tasks still in flight when the driver stops early (an error, Ctrl-C, SIGTERM).
+
+        A local cluster this executor started is left to :meth:`close`, whose shutdown ends
+        every worker at once: cancelling task by task first would only add chances of
+        Ray's cancel-versus-reply race (see the module docstring). On a joined cluster
+        the tasks that have not ended are cancelled, so that they do not run on.
+        """
+        if not jobs or self.owns_ray:
+            return
+        # Best effort: an error here must not hide the one that stopped the run.
+        with contextlib.suppress(Exception):
+            for ref in self._not_ended(list(jobs)):
+                self.ray.cancel(ref, force=True)
 
     def _wait_for_nodes(self, left: int) -> None:
         """Sleep a poll while no node can take a trial; after :data:`NODE_WAIT_SECONDS` of that, stop the run."""
@@ -262,20 +308,27 @@ class RayExecutor(Executor):
         error = "NodeLost: the node that trained this trial left the Ray cluster before the trial was measured"
         return trained.payload["record"] | {"status": "failed", "error": error}
 
-    def _stop_overdue(self, jobs: dict[Any, _Job]) -> Iterator[tuple[TrialTask, dict[str, Any]]]:
-        """Cancel tasks past ``trial_timeout`` + grace: their worker did not stop them (a batch that never ends)."""
+    def _stop_overdue(self, jobs: dict[Any, _Job]) -> list[tuple[TrialTask, dict[str, Any]]]:
+        """Cancel tasks past ``trial_timeout`` + grace (their worker did not stop them: a batch that never ends).
+
+        Returns the failed records of the cancelled tasks, which leave ``jobs``.
+        """
         if self.trial_timeout is None:
-            return
+            return []
         limit = self.trial_timeout + max(GRACE_SECONDS, 0.1 * self.trial_timeout)
         now = time.monotonic()
-        for ref, job in list(jobs.items()):
-            if now - job.started > limit:
-                self.ray.cancel(ref, force=True)
-                del jobs[ref]
-                self._release(job)
-                took, phase = now - job.started, "" if job.phase == "train" else " while measuring"
-                error = f"TrialTimeout: exceeded trial_timeout of {self.trial_timeout:g} s; cancelled after {took:.1f} s{phase}"
-                yield job.task, job.record | {"status": "failed", "error": error, "wall_seconds": took}
+        overdue = [ref for ref, job in jobs.items() if now - job.started > limit]
+        stopped = []
+        # One more look right before cancelling (and no yield in between): a task that ended since the
+        # last poll keeps its own record, taken at the next poll, and is never cancelled (module docstring).
+        for ref in self._not_ended(overdue):
+            self.ray.cancel(ref, force=True)
+            job = jobs.pop(ref)
+            self._release(job)
+            took, phase = now - job.started, "" if job.phase == "train" else " while measuring"
+            error = f"TrialTimeout: exceeded trial_timeout of {self.trial_timeout:g} s; cancelled after {took:.1f} s{phase}"
+            stopped.append((job.task, job.record | {"status": "failed", "error": error, "wall_seconds": took}))
+        return stopped
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {
