@@ -43,19 +43,17 @@ def test_faulty_models_are_gone_after_the_test() -> None:
 
 
 def test_trial_timeout_stops_the_trial_at_its_next_batch(tmp_path: Path) -> None:
-    # No bound depends on the machine's speed: unstopped, sleepy would sleep 6 s alone (10 epochs x 3 batches x
-    # 0.2 s); mlp's 30 tiny batches took 2.7 s at most with both cores busy, well inside the 4 s.
+    # No bound depends on the machine's speed: unstopped, sleepy sleeps through 10 epochs x 3 batches x 0.2 s and
+    # finishes ok; stopped, it fails at the first batch past the deadline. (A second, fast model used to check
+    # that the others finish inside the limit, but on a loaded machine no limit is "inside" for sure.)
     with faulty_models():
         training = {"epochs": 10, "batch_size": 8, "patience": 10}
-        config = parse_config(TINY | {"models": ["sleepy", "mlp"], "trial_timeout": 4, "training": training})
+        config = parse_config(TINY | {"models": ["sleepy"], "trial_timeout": 4, "training": training})
         run_dir = run_config(config, out=tmp_path, cache_dir=tmp_path / "c", progress=False)
-    trials = read_trials(run_dir)
-    sleepy = trials["sleepy"]
+    sleepy = read_trials(run_dir)["sleepy"]
     assert sleepy["status"] == "failed" and sleepy["error"].startswith("TrialTimeout: exceeded trial_timeout of 4 s")
     stopped = re.search(r"stopped after (\d+\.\d) s, in (training|evaluation)\)$", sleepy["error"])
     assert stopped and float(stopped.group(1)) >= 4, sleepy["error"]
-    assert sleepy["wall_seconds"] < 6  # stopped at a batch past the deadline: its sleeps alone would take 6 s
-    assert trials["mlp"]["status"] == "ok"
 
 
 def test_ray_options_without_ray_executor_are_refused() -> None:
