@@ -178,7 +178,9 @@ class RayChild:
         self.ray_tmp = Path(tempfile.mkdtemp(prefix="suite-ray-", dir="/tmp" if Path("/tmp").is_dir() else None))
         environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}  # never join another cluster
         python_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        environment |= {"PYTHONPATH": python_path, "RAY_TMPDIR": str(self.ray_tmp), **env}
+        # Ray runs its workers at nice 15: beside a busy neighbour (CI with other jobs) a trial then gets a few
+        # per cent of a core and a test takes many minutes. At 0 they share the CPUs as the local executor does.
+        environment |= {"PYTHONPATH": python_path, "RAY_TMPDIR": str(self.ray_tmp), "RAY_worker_niceness": "0", **env}
         with (folder / "stdout").open("wb") as out, (folder / "stderr").open("wb") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tests.ray_child", *argv], cwd=ROOT, env=environment, stdout=out, stderr=err
