@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from suite import __version__
-from suite.errors import SuiteError
+from suite.errors import SuiteError, short_text
 
 DEFAULT_CONFIG = "configs/default.yaml"
 #: Exit codes (see the module docstring).
@@ -244,7 +244,7 @@ def _profile(args: argparse.Namespace) -> str:
 def _latency_settings(args: argparse.Namespace) -> object:
     from pydantic import ValidationError
 
-    from suite.data.base import short_repr
+    from suite.errors import short_repr
     from suite.measure.costs import LatencySettings
 
     def listed(text: str) -> list[str]:
@@ -289,8 +289,7 @@ def _run(args: argparse.Namespace) -> tuple[str, int]:
 
 def _capped(text: str, limit: int = _MESSAGE_CHARS) -> str:
     """``text`` on one line, at most ``limit`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return short_text(" ".join(text.split()), limit)
 
 
 def failed_summary(failed: list[dict[str, object]], total: int) -> str:

@@ -5,7 +5,7 @@ seeds, the training protocol and what to measure; see ``configs/*.yaml``.
 
 YAML anchors and aliases (``&name``, ``*name``) are refused: nine nested aliases expand
 to a billion values (the "billion laughs"), and a config gains nothing from them. An
-error message repeats at most :data:`~suite.data.base.ECHO_LIMIT` characters of a value.
+error message repeats at most :data:`~suite.errors.ECHO_LIMIT` characters of a value.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from suite.budget import Budget, parse_budget
-from suite.data.base import DATASETS, short_repr, short_text
-from suite.errors import SuiteError
+from suite.data.base import DATASETS
+from suite.errors import SuiteError, short_repr, short_text
 from suite.input_spec import FeatureKind, InputSpec
 from suite.measure.costs import LatencySettings
 from suite.models import resolve_model_names

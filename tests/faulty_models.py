@@ -19,7 +19,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -62,16 +62,21 @@ class Faulty(nn.Module):
                 time.sleep(120)  # killed long before this ends
 
 
-def register() -> None:
-    """Register every faulty family (once per process)."""
-    for mode in FAULTY:
-        if mode in registry.list_models():
+def register_test_families(names: Iterable[str], module: Callable[[int, InputSpec, int, str], nn.Module]) -> None:
+    """Register each of ``names`` (once per process) as a test-only family built by ``module(classes, spec, width, name)``."""
+    for name in names:
+        if name in registry.list_models():
             continue
 
-        def build(n_classes: int, input_spec: InputSpec, width: int = 16, _mode: str = mode) -> nn.Module:
-            return Faulty(n_classes, input_spec, width, _mode)
+        def build(n_classes: int, input_spec: InputSpec, width: int = 16, _name: str = name) -> nn.Module:
+            return module(n_classes, input_spec, width, _name)
 
-        registry.register_model(mode, summary=f"test-only: {mode}", reference="none", default_width=16, max_width=4096)(build)
+        registry.register_model(name, summary=f"test-only: {name}", reference="none", default_width=16, max_width=4096)(build)
+
+
+def register() -> None:
+    """Register every faulty family (once per process)."""
+    register_test_families(FAULTY, Faulty)
 
 
 def unregister() -> None:

@@ -47,10 +47,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from torch import nn
-
-from suite.input_spec import InputSpec
-from suite.models import registry
 from tests import faulty_models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,14 +73,7 @@ class Gated(faulty_models.Faulty):
 def register_models() -> None:
     """Register the faulty and the gated families (in a driver, and as the workers' setup hook)."""
     faulty_models.register()
-    for name in GATED:
-        if name in registry.list_models():
-            continue
-
-        def build(n_classes: int, input_spec: InputSpec, width: int = 16, _name: str = name) -> nn.Module:
-            return Gated(n_classes, input_spec, width, _name)
-
-        registry.register_model(name, summary=f"test-only: {name}", reference="none", default_width=16, max_width=4096)(build)
+    faulty_models.register_test_families(GATED, Gated)
 
 
 # ---------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from suite.data.base import SPLITS, AudioDataset, DataNotFoundError, register_dataset, short_repr, short_text
-from suite.errors import SuiteError
+from suite.data.base import SPLITS, AudioDataset, DataNotFoundError, register_dataset
+from suite.errors import SuiteError, short_repr, short_text
 
 
 def read_table(csv: Path, columns: Iterable[str], who: str, **read_options: Any) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from suite.errors import SuiteError
+from suite.errors import SuiteError, short_text
 
 #: Longest text of one side of a difference (a class list of ESC-50 is 50 names).
 _SIDE_CHARS = 120
@@ -88,7 +88,7 @@ def data_identity(manifest: Mapping[str, Any]) -> DataIdentity | None:
 
 
 def _capped(text: str) -> str:
-    return text if len(text) <= _SIDE_CHARS else text[: _SIDE_CHARS - 1] + "…"
+    return short_text(text, _SIDE_CHARS)
 
 
 def _classes(a: tuple[str, ...], b: tuple[str, ...], names: tuple[str, str]) -> str:
