@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from suite import __version__
-from suite.errors import SuiteError, short_text
+from suite.errors import SuiteError, short_line
 
 DEFAULT_CONFIG = "configs/default.yaml"
 #: Exit codes (see the module docstring).
@@ -287,11 +287,6 @@ def _run(args: argparse.Namespace) -> tuple[str, int]:
     return f"{render(records, 'table', columns)}{summary}\n\nresults: {run_dir}", EXIT_FAILED if failed else EXIT_OK
 
 
-def _capped(text: str, limit: int = _MESSAGE_CHARS) -> str:
-    """``text`` on one line, at most ``limit`` characters."""
-    return short_text(" ".join(text.split()), limit)
-
-
 def failed_summary(failed: list[dict[str, object]], total: int) -> str:
     """One line naming the failed trials: ``2 of 6 trials failed: cnn1d params=20k seed 0 (RuntimeError: ...), ...``."""
     from suite.budget import format_count
@@ -299,7 +294,7 @@ def failed_summary(failed: list[dict[str, object]], total: int) -> str:
     def name(record: dict[str, object]) -> str:
         budget = record.get("budget")
         amount = format_count(budget) if isinstance(budget, int | float) else str(budget)
-        reason = _capped(str(record.get("error") or "no reason recorded"), 80)
+        reason = short_line(str(record.get("error") or "no reason recorded"), 80)
         return f"{record.get('model')} {record.get('budget_kind')}={amount} seed {record.get('seed')} ({reason})"
 
     text = f"{len(failed)} of {total} trials failed: {name(failed[0])}"
@@ -355,7 +350,7 @@ def _history(args: argparse.Namespace) -> str:
 
 def internal_error_line(command: str, error: BaseException) -> str:
     """The one line of an internal error: its type and message (capped), and that it is a bug."""
-    message = _capped(str(error))
+    message = short_line(str(error), _MESSAGE_CHARS)
     described = f"{type(error).__name__}: {message}" if message else type(error).__name__
     return f"suite {command}: internal error: {described} (this is a bug; --debug shows the traceback)"
 

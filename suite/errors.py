@@ -19,6 +19,11 @@ def short_text(text: str, limit: int = ECHO_LIMIT) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
+def short_line(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` on one line (every whitespace run one space), cut to ``limit`` characters."""
+    return short_text(" ".join(text.split()), limit)
+
+
 def short_repr(value: Any, limit: int = ECHO_LIMIT) -> str:
     """``repr(value)`` of at most ``limit`` characters (an ellipsis marks a cut): a message echoes a value, never megabytes.
 

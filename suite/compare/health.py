@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from suite.compare.stats import Judgement
+from suite.errors import short_line
 
 #: Seed numbers listed in a row before the rest are elided.
 _LISTED = 8
@@ -90,7 +91,7 @@ class SeedHealth:
                 sorted_seeds["accuracy"].append(int(seed))
             elif (records["status"] == "failed").any():
                 sorted_seeds["failed"].append(int(seed))
-                reason = reason or one_line(str(records.loc[records["status"] == "failed", "error"].iloc[-1]))
+                reason = reason or short_line(str(records.loc[records["status"] == "failed", "error"].iloc[-1]), _REASON_CHARS)
         recorded = {int(s) for s in group["seed"].dropna()}
         sorted_seeds["missing"] = sorted({int(s) for s in planned} - recorded)
         return cls(**{kind: tuple(seeds) for kind, seeds in sorted_seeds.items()}, reason=reason)
@@ -100,12 +101,6 @@ class SeedHealth:
         """From a summary.csv row: counts, no seed numbers (NaN mean accuracy: every ok seed's is NaN)."""
         ok = (None,) * n_ok
         return cls(ok=() if accuracy_nan else ok, failed=(None,) * n_failed, accuracy=ok if accuracy_nan else ())
-
-
-def one_line(text: str, limit: int = _REASON_CHARS) -> str:
-    """``text`` on one line (whitespace runs become one space), capped at ``limit`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _listed(seeds: Seeds) -> str:

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from suite.errors import SuiteError
+from suite.errors import SuiteError, short_text
 
 ExactRule = Literal["any", "tolerance", "off"]
 MissingRule = Literal["fail", "ignore"]
@@ -78,7 +78,7 @@ _POINTS = re.compile(r"^(\d+(?:\.\d+)?)\s*pt$")
 
 def _shown(text: str) -> str:
     """``text`` as quoted in an error: capped, so a pasted file does not become the message."""
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+    return short_text(text, _SHOWN)
 
 
 def _relative(metric: str, text: str) -> float | None:
