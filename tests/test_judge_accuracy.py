@@ -27,7 +27,8 @@ from scipy.optimize import brentq
 from scipy.special import expit, logit
 from torch import nn
 
-from suite.compare.accuracy import SeedResults, exact_stratified_tails, judge_accuracy
+from suite.compare.accuracy import SeedResults, judge_accuracy
+from suite.compare.paired import exact_stratified_tails
 from suite.report.load import load_results
 from suite.train import TrainingConfig, TrialData, train_model
 
@@ -107,6 +108,7 @@ def verdict_rates(
 PER_EXAMPLE = seed_noise(0.90)
 HALF_GLOBAL = seed_noise(0.90, shift_share=0.5)
 DROPPED = seed_noise(0.85)  # 5 pt lower, same spread; example i stays the i-th hardest
+GLOBAL_MOSTLY = SeedNoise(seed_noise(0.80, sigma=0.02).difficulty, shift=0.4)  # like ci.yaml's mlp: 2.0 pt flips, 4.8 global
 
 
 def test_simulated_seeds_have_the_stated_spread() -> None:
@@ -131,10 +133,32 @@ def test_aa_false_regressed_rate_is_at_most_1_percent_without_predictions(k_base
     assert rates["regressed"] <= 0.01 and rates["improved"] <= 0.01, rates
 
 
-def test_a_5_point_drop_is_caught_at_least_90_percent_with_3_vs_3_seeds() -> None:
-    """The true rate is about 91 % (an exact test at 0.5 % per direction is near its best here), so many repetitions."""
-    rates = verdict_rates(PER_EXAMPLE, DROPPED, 3, 3, reps=10000, seed=3)
+def test_a_5_point_drop_is_caught_at_least_90_percent_with_4_vs_4_seeds() -> None:
+    """Measured 94 %. With 3 vs 3 seeds it is 82 % (next test): the issue's 90 % at 3 vs 3 is not met.
+
+    The paired test alone catches 91 % at 3 vs 3, but only by assuming that seeds differ by
+    examples flipping; the gate benchmark's seeds also differ globally (Cochran's Q p down
+    to 1e-12), which made that test call 4 of 10 unchanged mlp runs regressed. The seed
+    shift's variance, estimated from 2 + 2 seed degrees of freedom, must be paid for.
+    """
+    rates = verdict_rates(PER_EXAMPLE, DROPPED, 4, 4, reps=3000, seed=3)
     assert rates["regressed"] >= 0.90 and rates["improved"] == 0, rates
+
+
+def test_a_5_point_drop_with_3_vs_3_seeds_is_caught_about_4_times_in_5() -> None:
+    rates = verdict_rates(PER_EXAMPLE, DROPPED, 3, 3, reps=3000, seed=3)
+    assert rates["regressed"] >= 0.78 and rates["improved"] == 0, rates
+
+
+def test_a_model_whose_seeds_differ_mostly_globally_is_not_called_regressed() -> None:
+    """An undertrained mlp's seeds (the gate benchmark's): 2 pt of flips and a 4.8 pt global shift, 3 vs 3 seeds.
+
+    The paired test alone (with the seed-level check at p < 0.2) called 7.2 % of these
+    regressed; with the seed shift in its variance it is 1.35 %, near the nominal 0.5 %
+    (the Satterthwaite approximation's slack with 4 degrees of freedom).
+    """
+    rates = verdict_rates(GLOBAL_MOSTLY, GLOBAL_MOSTLY, 3, 3, reps=2000, seed=5)
+    assert rates["regressed"] <= 0.02 and rates["improved"] <= 0.02, rates
 
 
 @pytest.mark.parametrize(("k_base", "k_new"), [(1, 1), (1, 3), (3, 3)])
@@ -242,8 +266,7 @@ def test_a_diverged_seed_is_held_back_by_the_seed_level_check() -> None:
     base, new = draw(PER_EXAMPLE, 3, 1, rng)[0], draw(PER_EXAMPLE, 3, 1, rng)[0]
     new[2, :120] = False  # one seed lost 40 % of the test set
     judged = judge_accuracy(_with_predictions(base), _with_predictions(new), MIN_POINTS)
-    paired = re.search(r"paired exact test p=(\S+) ", judged.detail)
-    assert paired and float(paired.group(1)) < 1e-6 and "Welch t" in judged.detail
+    assert "paired test with seed shift" in judged.detail and "Welch t" in judged.detail
     assert judged.verdict == "unchanged" and judged.change < -5
 
 
