@@ -1,6 +1,6 @@
 """Does the CI gate trust what it should? A/A false alarms and A/B detections of `suite compare`.
 
-BASE is ``--base-runs`` runs (default 1, as ``results/baselines/ci``) of
+BASE is ``--base-runs`` runs (default 3, as ``results/baselines/ci``: the between-run spread is then measured) of
 ``configs/ci.yaml`` with its seeds (0, 1, 2). Then ``--repeats`` A runs and ``--repeats``
 B runs, alternating A, B, A, B so that machine noise hits both alike, each with
 ``--new-seeds`` seeds (default 1; 3 is what a PR job running ``ci.yaml`` has) that
@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--model", default="cnn1d", help="the family made slower in the B runs")
     parser.add_argument("--slowdown", type=float, default=0.20)
-    parser.add_argument("--base-runs", type=int, default=1, help="runs pooled into BASE (as results/baselines/ci)")
+    parser.add_argument("--base-runs", type=int, default=3, help="runs pooled into BASE (as results/baselines/ci)")
     parser.add_argument("--new-seed", type=int, default=10, help="first seed of the NEW runs (BASE uses the config's)")
     parser.add_argument("--new-seeds", type=int, default=1, help="seeds per NEW run (3: as a PR job running ci.yaml)")
     parser.add_argument("--noisy-neighbour", action="store_true", help="burn one core during part of every NEW run")

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from suite.errors import SuiteError
+from suite.errors import SuiteError, short_repr
 from suite.input_spec import InputSpec
 from suite.measure.meta import count_on_meta
 from suite.models.registry import get_family
@@ -39,10 +39,10 @@ def parse_budget(text: str | int) -> int:
     else:
         match = _BUDGET_PATTERN.match(str(text))
         if not match:
-            raise SuiteError(f"malformed budget {text!r}: expected a number with an optional k/M/G suffix, e.g. 25k, 1.5M")
+            raise SuiteError(f"malformed budget {short_repr(text)}: expected a number with an optional k/M/G suffix, e.g. 25k, 1.5M")
         value = float(match.group(1)) * _SUFFIXES[match.group(2).lower()]
     if value < 1 or value != int(value):
-        raise SuiteError(f"budget {text!r} must be a positive whole number, got {value:g}")
+        raise SuiteError(f"budget {short_repr(text)} must be a positive whole number, got {value:g}")
     return int(value)
 
 
@@ -63,9 +63,9 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.kind not in BUDGET_KINDS:
-            raise SuiteError(f"budget kind must be one of {', '.join(BUDGET_KINDS)}, got {self.kind!r}")
+            raise SuiteError(f"budget kind must be one of {', '.join(BUDGET_KINDS)}, got {short_repr(self.kind)}")
         if not isinstance(self.value, int) or self.value < 1:
-            raise SuiteError(f"budget must be a positive integer, got {self.value!r}")
+            raise SuiteError(f"budget must be a positive integer, got {short_repr(self.value)}")
 
     @classmethod
     def parse(cls, kind: str, text: str | int) -> Budget:

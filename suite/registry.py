@@ -10,7 +10,7 @@ import fnmatch
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from suite.errors import UnknownNameError
+from suite.errors import ECHO_LIMIT, UnknownNameError, short_repr
 
 T = TypeVar("T")
 
@@ -41,9 +41,10 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self._items, n=3, cutoff=0.5)
+            close = difflib.get_close_matches(str(name)[:ECHO_LIMIT], self._items, n=3, cutoff=0.5)
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
-            raise UnknownNameError(f"unknown {self.kind} {name!r}{hint} (available: {', '.join(self._items)})") from None
+            shown = short_repr(name)
+            raise UnknownNameError(f"unknown {self.kind} {shown}{hint} (available: {', '.join(self._items)})") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

@@ -366,6 +366,8 @@ LONG_VALUE_CASES = {
     "a long model name": (TINY | {"models": [LONG]}, "unknown model"),
     "a long protocol": (TINY | {"dataset": {"name": "synthetic", "protocol": LONG}}, "synthetic: unknown protocol 'xxx"),
     "a long files option": (TINY | {"dataset": {"name": "manifest", "options": {"files": LONG}}}, "cannot read files='xxx"),
+    "a long budget": (TINY | {"budgets": {"params": [LONG]}}, "malformed budget 'xxx"),
+    "a long data set name": (TINY | {"dataset": {"name": LONG}}, "unknown data set 'xxx"),
 }
 
 
@@ -381,3 +383,20 @@ def test_a_value_given_to_parse_config_is_cut_too() -> None:
     with pytest.raises(SuiteError, match=r"on_error: Input should be 'raise' or 'skip' \(got 'x{90}") as raised:
         parse_config(TINY | {"on_error": LONG})
     assert len(str(raised.value)) < 400
+
+
+SYNTHETIC_OPTION_CASES = {
+    "a list": ({"n_classes": [3, 4]}, "synthetic: option n_classes must be a whole number, got [3, 4]"),
+    "a fraction": ({"examples_per_class": 7.5}, "synthetic: option examples_per_class must be a whole number, got 7.5"),
+    "a word": ({"clip_seconds": "long"}, "synthetic: option clip_seconds must be a number, got 'long'"),
+    "infinity": ({"clip_seconds": float("inf")}, "synthetic: option clip_seconds must be a number, got inf"),
+    "a zero rate": ({"sample_rate": 0}, "synthetic: sample_rate must be positive and clip_seconds in (0, 60]"),
+}
+
+
+@pytest.mark.parametrize("case", list(SYNTHETIC_OPTION_CASES))
+def test_a_data_set_option_of_the_wrong_type_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str) -> None:
+    options, message = SYNTHETIC_OPTION_CASES[case]
+    settings = TINY | {"dataset": {"name": "synthetic", "options": {"n_classes": 3, "examples_per_class": 10} | options}}
+    code, _, err = cli(capsys, "run", str(write_config(tmp_path, settings)), "--out", str(tmp_path / "r"))
+    assert_one_line_error(code, err, message)

@@ -147,7 +147,8 @@ def test_empty_label(mine: Path) -> None:
         ({"files": {"train": "train.csv", "test": "test.csv"}}, "no CSV for validation"),
         ({"files": {**FILES, "dev": "dev.csv"}}, "unknown split"),
         ({"files": "train:train.csv"}, "cannot read files="),
-        ({"file": "all.csv", "sample_rate": "fast"}, "sample_rate must be a positive integer"),
+        ({"file": "all.csv", "sample_rate": "fast"}, "option sample_rate must be a whole number, got .fast."),
+        ({"file": "all.csv", "sample_rate": -8000}, "sample_rate must be a positive integer"),
         ({"file": "all.csv", "url": "x"}, r"unknown option\(s\) url"),
     ],
 )

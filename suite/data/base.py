@@ -110,6 +110,24 @@ class AudioDataset(ABC):
         """Keyword options this adapter accepts."""
         return ()
 
+    def number_option(self, key: str, default: float, kind: type[int] | type[float] = int) -> Any:
+        """Option ``key`` as ``kind`` (``default`` when absent); a value that is not such a number is the user's error.
+
+        Raises:
+            SuiteError: naming the option and the value given (a list, a word, ``inf``).
+        """
+        value = self.options.get(key, default)
+        try:
+            number = kind(value)
+            if isinstance(value, bool) or (kind is int and float(value) != number):
+                raise ValueError
+            if not np.isfinite(number):
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            noun = "a whole number" if kind is int else "a number"
+            raise SuiteError(f"{self.name}: option {key} must be {noun}, got {short_repr(value)}") from None
+        return number
+
     @property
     def path(self) -> Path:
         """Where this data set lives: ``root / folder``."""

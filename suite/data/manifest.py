@@ -120,10 +120,7 @@ class Manifest(AudioDataset):
         self.path_column = str(options.get("path_column", "path"))
         self.label_column = str(options.get("label_column", "label"))
         self.split_column = str(options.get("split_column", "split"))
-        try:
-            self.sample_rate = int(options.get("sample_rate", type(self).sample_rate))
-        except (TypeError, ValueError):
-            self.sample_rate = 0
+        self.sample_rate = self.number_option("sample_rate", type(self).sample_rate)
         if self.sample_rate <= 0:
             raise SuiteError(f"manifest: sample_rate must be a positive integer, got {short_repr(options.get('sample_rate'))}")
         if ("files" in options) == ("file" in options):

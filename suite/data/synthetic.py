@@ -91,13 +91,15 @@ class Synthetic(AudioDataset):
 
     def __init__(self, root: Any = None, protocol: str | None = None, **options: Any) -> None:
         super().__init__(root, protocol, **options)
-        self.n_classes = int(options.get("n_classes", 4))
-        self.examples_per_class = int(options.get("examples_per_class", 20))
-        self.rate = int(options.get("sample_rate", self.sample_rate))
-        self.clip_seconds = float(options.get("clip_seconds", 1.0))
-        self.seed = int(options.get("seed", 0))
+        self.n_classes = self.number_option("n_classes", 4)
+        self.examples_per_class = self.number_option("examples_per_class", 20)
+        self.rate = self.number_option("sample_rate", self.sample_rate)
+        self.clip_seconds = self.number_option("clip_seconds", 1.0, float)
+        self.seed = self.number_option("seed", 0)
         if not 2 <= self.n_classes <= len(SOUNDS):
             raise SuiteError(f"synthetic: n_classes must be between 2 and {len(SOUNDS)}, got {self.n_classes}")
+        if self.rate <= 0 or not 0 < self.clip_seconds <= 60:
+            raise SuiteError(f"synthetic: sample_rate must be positive and clip_seconds in (0, 60], got {self.rate}, {self.clip_seconds:g}")
         if self.examples_per_class < 5:
             raise SuiteError(f"synthetic: examples_per_class must be at least 5, got {self.examples_per_class}")
 
