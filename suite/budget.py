@@ -39,7 +39,8 @@ def parse_budget(text: str | int) -> int:
     else:
         match = _BUDGET_PATTERN.match(str(text))
         if not match:
-            raise SuiteError(f"malformed budget {short_repr(text)}: expected a number with an optional k/M/G suffix, e.g. 25k, 1.5M")
+            expected = "expected a number with an optional k/M/G suffix, e.g. 25k, 1.5M"
+            raise SuiteError(f"malformed budget {short_repr(text)}: {expected}")
         value = float(match.group(1)) * _SUFFIXES[match.group(2).lower()]
     if value < 1 or value != int(value):
         raise SuiteError(f"budget {short_repr(text)} must be a positive whole number, got {value:g}")

@@ -99,7 +99,8 @@ class Synthetic(AudioDataset):
         if not 2 <= self.n_classes <= len(SOUNDS):
             raise SuiteError(f"synthetic: n_classes must be between 2 and {len(SOUNDS)}, got {self.n_classes}")
         if self.rate <= 0 or not 0 < self.clip_seconds <= 60:
-            raise SuiteError(f"synthetic: sample_rate must be positive and clip_seconds in (0, 60], got {self.rate}, {self.clip_seconds:g}")
+            given = f"{self.rate}, {self.clip_seconds:g}"
+            raise SuiteError(f"synthetic: sample_rate must be positive and clip_seconds in (0, 60], got {given}")
         if self.examples_per_class < 5:
             raise SuiteError(f"synthetic: examples_per_class must be at least 5, got {self.examples_per_class}")
 
