@@ -39,10 +39,10 @@ import torch
 import yaml
 from torch import nn
 
-import suite.profile
-from suite.compare import DEFAULT_FAIL_ON, compare_paths
+import suite.profiling
 from suite.config import parse_config
-from suite.run import run_config
+from suite.gate import DEFAULT_FAIL_ON, compare_paths
+from suite.runner import run_config
 
 
 class BusyWait(nn.Module):
@@ -63,17 +63,17 @@ class BusyWait(nn.Module):
 @contextmanager
 def slowed(name: str, seconds: float) -> Iterator[None]:
     """Build family ``name`` wrapped in :class:`BusyWait` while the block runs."""
-    original = suite.profile.create_model
+    original = suite.profiling.create_model
 
     def create(family: str, *args: object, **kwargs: object) -> nn.Module:
         model = original(family, *args, **kwargs)  # type: ignore[arg-type]
         return BusyWait(model, seconds) if family == name else model
 
-    suite.profile.create_model = create  # type: ignore[assignment]
+    suite.profiling.create_model = create  # type: ignore[assignment]
     try:
         yield
     finally:
-        suite.profile.create_model = original
+        suite.profiling.create_model = original
 
 
 def headline_ms(run_dir: Path, model: str) -> float:

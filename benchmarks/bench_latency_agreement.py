@@ -23,7 +23,7 @@ from suite.budget import Budget
 from suite.input_spec import InputSpec
 from suite.measure.latency import measure_latency
 from suite.models import list_models
-from suite.profile import build_matched
+from suite.profiling import build_matched
 
 
 def suite_median(model: torch.nn.Module, spec: InputSpec, min_run_time: float) -> float:

@@ -26,7 +26,7 @@ from suite.budget import Budget
 from suite.input_spec import InputSpec
 from suite.measure.latency import time_rounds
 from suite.measure.reference import reference_kernel
-from suite.profile import build_matched
+from suite.profiling import build_matched
 
 CPU = torch.device("cpu")
 

@@ -2,7 +2,7 @@
 
 Builds a results folder as `suite run` writes it (every family x 3 parameter budgets
 x 4 MAC budgets x 5 seeds, with curves, confusion matrices and every timing, minus a
-few to make 500), then times :func:`suite.report.write_report` end to end: loading,
+few to make 500), then times :func:`suite.reporting.write_report` end to end: loading,
 aggregating, 7 plots written as PNG and SVG, HTML and Markdown.
 
     python benchmarks/bench_report.py [--trials 500] [--repeat 1]
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.report_fixtures
 
-from suite.report import write_report
+from suite.reporting import write_report
 from tests.report_fixtures import FAMILIES, build_run
 
 BUDGETS = [("params", 25_000), ("params", 100_000), ("params", 400_000),

@@ -18,7 +18,7 @@ import torch
 from suite.budget import Budget
 from suite.input_spec import InputSpec
 from suite.models import list_models
-from suite.profile import build_matched
+from suite.profiling import build_matched
 
 BUDGET = Budget("params", 25_000)
 

@@ -4,7 +4,7 @@ Exit codes, the same for every command:
 
 - ``0``: done, and the result is good;
 - ``1``: done, and the result is a failure: ``suite compare`` found a regression
-  (:mod:`suite.compare`), ``suite run`` has a trial whose latest record is ``failed``
+  (:mod:`suite.gate`), ``suite run`` has a trial whose latest record is ``failed``
   (a summary line after the table names them; ``infeasible`` trials are results, not
   failures);
 - ``2``: bad input or an environment the user must fix (:class:`suite.errors.SuiteError`
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail_on_default() -> str:
-    from suite.compare.thresholds import DEFAULT_FAIL_ON
+    from suite.gate.thresholds import DEFAULT_FAIL_ON
 
     return DEFAULT_FAIL_ON.describe()
 
@@ -203,11 +203,11 @@ def _list(args: argparse.Namespace) -> str:
     from suite.models import get_family, list_models
 
     if args.what == "datasets":
-        from suite.data.base import DATASETS
+        from suite.data.base import DATASETS, list_datasets
 
         rows = [
             {"dataset": name, "version": cls.version, "protocols": ", ".join(cls.protocols), "license": cls.license}
-            for name, cls in ((name, DATASETS.get(name)) for name in DATASETS)
+            for name, cls in ((name, DATASETS.get(name)) for name in list_datasets())
         ]
         return render(rows, args.format, ["dataset", "version", "protocols", "license"])
     if args.what == "inputs":
@@ -219,26 +219,19 @@ def _list(args: argparse.Namespace) -> str:
 
 
 def _profile(args: argparse.Namespace) -> str:
-    from suite.budget import Budget
+    from suite.api import profile
     from suite.formatting import profile_footer, render
-    from suite.input_spec import PRESET_CLASSES, input_preset
-    from suite.models import resolve_model_names
-    from suite.profile import profile_models
 
-    budget = Budget.parse("params", args.params) if args.params is not None else Budget.parse("macs", args.macs)
-    spec = input_preset(args.input)
-    names = resolve_model_names(args.models)
-    n_classes = args.classes or PRESET_CLASSES[args.input]
-    latency = _latency_settings(args) if args.latency else None
-    records = [
-        r.to_dict()
-        for r in profile_models(names, budget, spec, args.input, n_classes, args.tolerance, latency=latency, memory=args.latency)
-    ]
+    kind, budget = ("params", args.params) if args.params is not None else ("macs", args.macs)
+    latency = _latency_settings(args) if args.latency else False
+    found = profile(
+        args.models, budget, kind=kind, input=args.input, classes=args.classes, tolerance=args.tolerance, latency=latency
+    )
     columns = ["model", "width", "params", "macs", "model_bytes", "budget_error", "status", "reason"]
     if args.latency:
         timing = ["latency_ms", "latency_min_ms", "latency_e2e_ms", "latency_rel", "latency_stability", "throughput"]
         columns[6:6] = [*timing, "peak_mem_infer_mb", "peak_mem_train_mb"]
-    return render(records, args.format, columns, footer=profile_footer())
+    return render(found.to_dict("records"), args.format, columns, footer=profile_footer())
 
 
 def _latency_settings(args: argparse.Namespace) -> object:
@@ -265,26 +258,25 @@ def _latency_settings(args: argparse.Namespace) -> object:
 
 
 def _run(args: argparse.Namespace) -> tuple[str, int]:
+    from suite.api import run
     from suite.executors import make_executor
     from suite.formatting import render
-    from suite.results import latest_records, read_trial_log
-    from suite.run import RunInterrupted, resume_command, run_suite
+    from suite.runner import RunInterrupted, resume_command
 
     ray_options = {"address": args.address, "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial}
     executor = make_executor(args.executor, **ray_options, max_retries=args.max_retries)
     options = {"data_root": args.data_root, "out": args.out, "device": args.device, "cache_dir": args.cache_dir}
     try:
         with _sigterm_as_interrupt():  # a batch scheduler's SIGTERM stops the run like Ctrl-C
-            run_dir = run_suite(args.config, **options, executor=executor, resume=args.resume, retry_failed=args.retry_failed)
+            result = run(args.config, **options, executor=executor, resume=args.resume, retry_failed=args.retry_failed)
     except RunInterrupted as interrupted:
         settings = (args.data_root, args.cache_dir, args.device, args.retry_failed, executor.resume_options())
         command = resume_command(args.config, interrupted.run_dir, *settings)
         raise RunInterrupted(f"{interrupted}; resume with: {command}", interrupted.run_dir) from None
-    records = list(latest_records(read_trial_log(run_dir / "trials.jsonl")[0]).values())
     columns = ["model", "budget", "seed", "width", "params", "macs", "accuracy", "macro_f1", "epochs", "status"]
-    failed = [r for r in records if r.get("status") == "failed"]
-    summary = f"\n\n{failed_summary(failed, len(records))}" if failed else ""
-    return f"{render(records, 'table', columns)}{summary}\n\nresults: {run_dir}", EXIT_FAILED if failed else EXIT_OK
+    summary = f"\n\n{failed_summary(result.failed, len(result.records))}" if result.failed else ""
+    table = render(result.records, "table", columns)
+    return f"{table}{summary}\n\nresults: {result.run_dir}", EXIT_FAILED if result.failed else EXIT_OK
 
 
 def failed_summary(failed: list[dict[str, object]], total: int) -> str:
@@ -323,29 +315,31 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _report(args: argparse.Namespace) -> str:
-    from suite.report import write_report
+    from suite.api import report
 
-    report = write_report(args.run_dirs, out=args.out, formats=args.format)
-    written = ", ".join(p.name for p in report.files if p.parent == report.folder)
-    return f"report: {report.folder} ({written}, {sum(p.suffix == '.png' for p in report.files)} plots)"
+    written = report(args.run_dirs, out=args.out, formats=args.format)
+    names = ", ".join(p.name for p in written.files if p.parent == written.folder)
+    return f"report: {written.folder} ({names}, {sum(p.suffix == '.png' for p in written.files)} plots)"
 
 
 def _compare(args: argparse.Namespace) -> tuple[str, int]:
-    from suite.compare import compare_paths, parse_fail_on, render_comparison
+    from suite.api import compare
+    from suite.gate import render_comparison
 
-    fail_on, allow = parse_fail_on(args.fail_on), args.allow_different_data
-    comparison = compare_paths(args.base, args.new, fail_on, basis=args.latency_basis, allow_different_data=allow)
+    allow = args.allow_different_data
+    comparison = compare(args.base, args.new, args.fail_on, basis=args.latency_basis, allow_different_data=allow)
     return render_comparison(comparison, args.format), comparison.exit_code
 
 
 def _history(args: argparse.Namespace) -> str:
-    from suite.compare import build_history, parse_fail_on, render_history, write_history
+    from suite.api import history
+    from suite.gate import render_history, write_history
 
-    history = build_history(args.root, metric=args.metric, fail_on=parse_fail_on(args.fail_on))
+    followed = history(args.root, metric=args.metric, fail_on=args.fail_on)
     if args.out is None:
-        return render_history(history)
-    written = write_history(history, Path(args.out))
-    return f"{render_history(history)}\nwritten: {', '.join(map(str, written))}"
+        return render_history(followed)
+    written = write_history(followed, Path(args.out))
+    return f"{render_history(followed)}\nwritten: {', '.join(map(str, written))}"
 
 
 def internal_error_line(command: str, error: BaseException) -> str:

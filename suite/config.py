@@ -189,6 +189,11 @@ def parse_config(data: Any, source: str = "config") -> RunConfig:
 
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a YAML config file."""
+    return parse_config(read_config_data(path), str(path))
+
+
+def read_config_data(path: str | Path) -> Any:
+    """The settings of a YAML config file, not yet validated (what :func:`parse_config` takes)."""
     path = Path(path)
     if not path.is_file():
         raise SuiteError(f"config file {path} not found")
@@ -209,4 +214,4 @@ def load_config(path: str | Path) -> RunConfig:
         raise SuiteError(f"cannot read the config file {path}: {getattr(error, 'strerror', None) or error}") from None
     except ValueError as error:  # a value YAML reads but Python refuses, e.g. an integer of over 4,300 digits
         raise SuiteError(f"{path}: {short_text(' '.join(str(error).split()))}") from None
-    return parse_config(data, str(path))
+    return data

@@ -81,7 +81,7 @@ class TrainResult:
     train_seconds: float
     samples_per_second: float
     # Per-example test predictions and targets (in the test split's order), so `suite compare`
-    # can judge two runs with a paired test on the same examples (see suite.compare.accuracy).
+    # can judge two runs with a paired test on the same examples (see suite.gate.accuracy).
     test_predictions: list[int]
     test_targets: list[int]
     curves: dict[str, list[float]] = field(default_factory=dict)

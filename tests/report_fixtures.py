@@ -2,7 +2,7 @@
 
 :func:`build_run` goes through :class:`suite.results.RunWriter` (the writer `suite run`
 uses) with manifests and trial records whose keys and order follow
-:func:`suite.run.run_config`: ``ok`` trials with curves, confusion matrices and (when
+:func:`suite.runner.run_config`: ``ok`` trials with curves, confusion matrices and (when
 asked) every timing; ``failed`` trials with only the identity keys and the error;
 ``infeasible`` trials with the nearest width and the reason. The numbers are made up
 but plausible (seeded), so plots and tables have something real-looking to show.
@@ -91,7 +91,7 @@ def manifest(
     planned: int,
     class_names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A manifest with the keys, in the order, that :func:`suite.run.run_config` writes at the start of a run.
+    """A manifest with the keys, in the order, that :func:`suite.runner.run_config` writes at the start of a run.
 
     ``class_names`` replaces the data set's labels (and their number).
     """

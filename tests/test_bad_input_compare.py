@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from suite.cli import main
-from suite.compare.compare import compare_paths
-from suite.compare.thresholds import DEFAULT_FAIL_ON
-from suite.report.load import load_results
-from suite.report.summary import summarise
+from suite.gate.compare import compare_paths
+from suite.gate.thresholds import DEFAULT_FAIL_ON
+from suite.reporting.load import load_results
+from suite.reporting.summary import summarise
 from tests.compare_fixtures import set_field
 from tests.report_fixtures import build_run
 

@@ -19,10 +19,10 @@ from markdown_it import MarkdownIt
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-import suite.report.build as build
+import suite.reporting.build as build
 from suite.cli import main
-from suite.report import write_report
-from suite.report.style import SavedPlot
+from suite.reporting import write_report
+from suite.reporting.style import SavedPlot
 from tests.report_fixtures import build_run
 
 HOSTILE = ["$\\foo{$", "$\\alpha$", "a|b", "<img src=x>", "new\nline"]

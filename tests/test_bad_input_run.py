@@ -27,7 +27,7 @@ import torch
 # Modules `suite run` imports lazily, imported while root: see unprivileged().
 import suite.executors
 import suite.formatting
-import suite.run  # noqa: F401
+import suite.runner  # noqa: F401
 from suite import feature_cache
 from suite.audio import AudioDecodeError, read_audio
 from suite.cli import build_parser

@@ -15,16 +15,16 @@ from markdown_it import MarkdownIt
 from sklearn.metrics import f1_score
 
 from suite.cli import main
-from suite.compare.accuracy import SeedResults, judge_moments
-from suite.compare.compare import compare_paths
-from suite.compare.latency import RunSpread, Sessions, judge_latency, smallest_p
-from suite.compare.macro_f1 import judge_macro_f1, macro_f1_rows, randomisation_p
-from suite.compare.render import render_comparison
-from suite.compare.stats import judge_exact, judge_relative
-from suite.compare.thresholds import DEFAULT_FAIL_ON, FailOn, parse_fail_on
 from suite.errors import SuiteError
-from suite.report.load import load_results
-from suite.report.summary import summarise
+from suite.gate.accuracy import SeedResults, judge_moments
+from suite.gate.compare import compare_paths
+from suite.gate.latency import RunSpread, Sessions, judge_latency, smallest_p
+from suite.gate.macro_f1 import judge_macro_f1, macro_f1_rows, randomisation_p
+from suite.gate.render import render_comparison
+from suite.gate.stats import judge_exact, judge_relative
+from suite.gate.thresholds import DEFAULT_FAIL_ON, FailOn, parse_fail_on
+from suite.reporting.load import load_results
+from suite.reporting.summary import summarise
 from tests.compare_fixtures import edit_trials, jitter_times, relabel_machine, set_field, slow_down
 from tests.report_fixtures import build_run
 

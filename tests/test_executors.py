@@ -15,7 +15,7 @@ from suite.config import parse_config
 from suite.errors import SuiteError
 from suite.executors import make_executor
 from suite.models import list_models
-from suite.run import run_config
+from suite.runner import run_config
 from tests.faulty_models import FAULTY, faulty_models
 from tests.helpers import TINY
 

@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-import suite.compare
+import suite.gate
 from suite.cli import failed_summary, main
-from suite.compare.compare import compare_paths
-from suite.compare.history import build_history
-from suite.compare.history_output import render_history
-from suite.compare.thresholds import DEFAULT_FAIL_ON, parse_fail_on
 from suite.errors import SuiteError
 from suite.formatting import markdown_text, render
-from suite.report.load import load_results
+from suite.gate.compare import compare_paths
+from suite.gate.history import build_history
+from suite.gate.history_output import render_history
+from suite.gate.thresholds import DEFAULT_FAIL_ON, parse_fail_on
+from suite.reporting.load import load_results
 from tests.compare_fixtures import edit_trials, set_field
 from tests.faulty_models import faulty_models
 from tests.helpers import TINY
@@ -147,7 +147,7 @@ def test_a_seed_that_failed_in_base_too_is_no_new_loss(tmp_path: Path) -> None:
 
 
 def test_a_summary_csv_with_failed_and_nan_seeds_is_judged_by_counts(tmp_path: Path) -> None:
-    from suite.report.summary import summarise
+    from suite.reporting.summary import summarise
 
     base = side(tmp_path, "base")
     new = set_field(side(tmp_path, "new", failed=[("crnn", 1), ("crnn", 2)]), "mlp", "accuracy", lambda _: math.nan)
@@ -227,7 +227,7 @@ def test_an_internal_error_is_one_line_and_exit_3(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom\non purpose")
 
-    monkeypatch.setattr(suite.compare, "compare_paths", boom)
+    monkeypatch.setattr(suite.gate, "compare_paths", boom)
     code, out, err = compare(capsys, str(tmp_path), str(tmp_path))
     assert code == 3 and out == ""
     assert err == "suite compare: internal error: RuntimeError: boom on purpose (this is a bug; --debug shows the traceback)\n"

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from suite.cli import main
-from suite.compare import FailOn, build_history, write_history
-from suite.compare.history_output import render_history
-from suite.compare.steps import detect_exact_changes, detect_steps
 from suite.errors import SuiteError
+from suite.gate import FailOn, build_history, write_history
+from suite.gate.history_output import render_history
+from suite.gate.steps import detect_exact_changes, detect_steps
 from tests.compare_fixtures import jitter_times, set_field, slow_down
 from tests.report_fixtures import build_run
 

@@ -1,4 +1,4 @@
-"""The accuracy judge (suite.compare.accuracy): its false-alarm rate and power, simulated, and its rules.
+"""The accuracy judge (suite.gate.accuracy): its false-alarm rate and power, simulated, and its rules.
 
 The simulations are seeded and run the public judge once per simulated comparison. The
 model of seed noise: a test set of 300 examples (FSDD's test split), each with a
@@ -27,9 +27,9 @@ from scipy.optimize import brentq
 from scipy.special import expit, logit
 from torch import nn
 
-from suite.compare.accuracy import SeedResults, judge_accuracy
-from suite.compare.paired import exact_stratified_tails
-from suite.report.load import load_results
+from suite.gate.accuracy import SeedResults, judge_accuracy
+from suite.gate.paired import exact_stratified_tails
+from suite.reporting.load import load_results
 from suite.train import TrainingConfig, TrialData, train_model
 
 N_EXAMPLES = 300  # FSDD's test split

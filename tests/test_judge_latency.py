@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from suite.compare.latency import RunSpread, Sessions, judge_latency
+from suite.gate.latency import RunSpread, Sessions, judge_latency
 from suite.measure.latency import MIN_BLOCKS_PER_ROUND, ROUNDS
 
 SETTINGS = 10

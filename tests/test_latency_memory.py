@@ -18,7 +18,7 @@ from suite.measure.latency import measure_latency
 from suite.measure.memory import inference_peak_bytes, training_peak_bytes
 from suite.measure.reference import reference_kernel
 from suite.models import create_model, get_family
-from suite.run import run_config
+from suite.runner import run_config
 from tests.helpers import ALL_MODELS, spec_for
 
 QUICK = 0.05  # seconds of timed runs per figure: relations need no more

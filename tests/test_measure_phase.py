@@ -15,10 +15,10 @@ from suite.environment import cpu_model, machine_label, this_machine
 from suite.executors.base import TrainedTrial, Trial, TrialTask, measure_trained
 from suite.executors.ray_nodes import Nodes, Trained
 from suite.input_spec import InputSpec
-from suite.profile import build_matched
-from suite.report import load_results
-from suite.report.load import machine_label as manifest_machine_label
-from suite.run import run_config
+from suite.profiling import build_matched
+from suite.reporting import load_results
+from suite.reporting.load import machine_label as manifest_machine_label
+from suite.runner import run_config
 from tests.helpers import TINY
 
 N_CLASSES = 3

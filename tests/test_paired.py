@@ -1,4 +1,4 @@
-"""suite.compare.paired: the paired null's variance and the seed shift, against independent computations."""
+"""suite.gate.paired: the paired null's variance and the seed shift, against independent computations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy.stats import chi2
 
-from suite.compare.paired import null_variance, seed_shift
+from suite.gate.paired import null_variance, seed_shift
 
 
 def _cochran_q(correct: np.ndarray) -> float:

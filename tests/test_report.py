@@ -14,7 +14,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from suite.cli import main
-from suite.report import ReportFiles, numbers, write_report
+from suite.reporting import ReportFiles, numbers, write_report
 from tests.report_fixtures import FAMILIES, build_run
 
 PLOTS = ("accuracy-vs-params", "accuracy-vs-macs", "accuracy-vs-latency", "latency-by-batch", "learning-curves",

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from suite.report import write_report
+from suite.reporting import write_report
 from tests.report_fixtures import FAMILIES, build_run
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)

@@ -10,9 +10,9 @@ import pytest
 
 from suite.config import parse_config
 from suite.errors import SuiteError
-from suite.report import load_results
-from suite.report.summary import summarise
-from suite.run import run_config
+from suite.reporting import load_results
+from suite.reporting.summary import summarise
+from suite.runner import run_config
 from tests.report_fixtures import build_run
 
 

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from suite.report import pareto_front
+from suite.reporting import pareto_front
 
 
 def dominated_by_definition(costs: list[float], scores: list[float]) -> list[bool]:

@@ -16,9 +16,9 @@ import pytest
 from suite.cli import main
 from suite.config import parse_config
 from suite.errors import SuiteError
-from suite.report.load import load_results
+from suite.reporting.load import load_results
 from suite.results import RunWriter
-from suite.run import run_config
+from suite.runner import run_config
 from tests.faulty_models import faulty_models
 from tests.helpers import TINY
 

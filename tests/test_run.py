@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 import torch
 
-from suite import profile as profile_module
+from suite import profiling as profile_module
 from suite.cli import main
 from suite.config import parse_config
 from suite.errors import SuiteError
 from suite.executors import local as local_executor
 from suite.models import registry
 from suite.results import RESULT_COLUMNS
-from suite.run import run_config
+from suite.runner import run_config
 from tests.helpers import TINY
 from tests.helpers_audio import SHARED_DATA, write_wav
 

@@ -246,7 +246,18 @@ class AudioDataset(ABC):
         }
 
 
-DATASETS: Registry[type[AudioDataset]] = Registry("data set")
+#: Entry-point group through which installed packages offer data-set adapters.
+ENTRY_POINT_GROUP = "audio_arch_suite.datasets"
+
+
+def _adopt_adapter(name: str, loaded: object) -> type[AudioDataset]:
+    """A plugin's adapter: a subclass of :class:`AudioDataset` (registered with :func:`register_dataset` or not)."""
+    if not (isinstance(loaded, type) and issubclass(loaded, AudioDataset)):
+        raise SuiteError(f"it is a {type(loaded).__name__}, not a data-set adapter: give a subclass of suite.data.AudioDataset")
+    return loaded
+
+
+DATASETS: Registry[type[AudioDataset]] = Registry("data set", group=ENTRY_POINT_GROUP, adopt=_adopt_adapter)
 
 
 def register_dataset(cls: type[AudioDataset]) -> type[AudioDataset]:
@@ -256,7 +267,7 @@ def register_dataset(cls: type[AudioDataset]) -> type[AudioDataset]:
 
 
 def list_datasets(pattern: str = "*") -> list[str]:
-    """Registered data-set names."""
+    """Data-set names matching a shell-style ``pattern``: registered ones, then installed plugins."""
     return DATASETS.names(pattern)
 
 

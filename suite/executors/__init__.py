@@ -3,7 +3,7 @@
 ``local`` (the default) trains one trial at a time in this process; ``ray`` sends each
 trial to a Ray cluster as a task (``pip install '.[ray]'``). Both run the same
 :func:`~suite.executors.base.execute_trial`, so a config gives the same records on
-either; the driver (:mod:`suite.run`) alone writes them.
+either; the driver (:mod:`suite.runner`) alone writes them.
 """
 
 from __future__ import annotations

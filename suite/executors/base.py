@@ -34,8 +34,9 @@ from suite.errors import SuiteError
 from suite.feature_cache import prepare_features
 from suite.input_spec import InputSpec
 from suite.measure.costs import measure_costs
-from suite.models import get_family
-from suite.profile import build_matched
+from suite.models import ModelFamily, get_family
+from suite.models.registry import ensure_family
+from suite.profiling import build_matched
 from suite.train import TrialData, train_model
 
 
@@ -57,7 +58,7 @@ class TrialTask:
     """One trial, self-contained: what a worker needs to run it anywhere.
 
     Attributes:
-        trial_id: The trial's stable identity (see :func:`suite.run.trial_id`).
+        trial_id: The trial's stable identity (see :func:`suite.runner.trial_id`).
         trial: Model, budget and seed.
         config: The run's config (training protocol, tolerance, measure, timeout).
         spec: The run's input; the family adapts it to its front end.
@@ -66,6 +67,8 @@ class TrialTask:
         cache_dir: Absolute feature cache folder, or ``None`` for the worker's default.
         device: ``auto``, ``cpu`` or ``cuda``, resolved where the trial runs.
         threads: CPU threads to train with, or ``None`` to keep the process's setting.
+        family: The trial's model family, carried so that a worker knows a family that was
+            registered only in the driver's process (``suite.register_model`` in a script).
     """
 
     trial_id: str
@@ -77,6 +80,7 @@ class TrialTask:
     cache_dir: str | None
     device: str = "auto"
     threads: int | None = None
+    family: ModelFamily | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -208,6 +212,8 @@ class TrainedTrial:
                 width or parameter count: a different version of the suite on this node).
         """
         trial = task.trial
+        if task.family is not None:
+            ensure_family(task.family)
         built = build_matched(trial.model, task.spec, trial.budget, n_classes, trial.seed, task.config.tolerance)
         if built.model is None or (built.match.width, built.params) != (record.get("width"), record.get("params")):
             raise RuntimeError(
@@ -226,6 +232,8 @@ def train_trial(task: TrialTask, store: FeatureStore, progress: bool = False) ->
     :class:`SuiteError` (bad data or settings: every trial would hit it) is raised.
     """
     start = time.perf_counter()
+    if task.family is not None:
+        ensure_family(task.family)
     if task.threads is not None:
         torch.set_num_threads(task.threads)  # a trial is deterministic for a given thread count
     record: dict[str, Any] = dict(task.head)

@@ -9,13 +9,14 @@ budget matcher scales.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
-from suite.errors import SuiteError, UnknownNameError
+from suite.errors import SuiteError, UnknownNameError, short_repr
 from suite.input_spec import InputSpec
 from suite.registry import Registry
 
@@ -59,7 +60,22 @@ class ModelFamily:
         return range(first, self.max_width + 1, self.width_multiple)
 
 
-_REGISTRY: Registry[ModelFamily] = Registry("model")
+#: Entry-point group through which installed packages offer model families.
+ENTRY_POINT_GROUP = "audio_arch_suite.models"
+
+
+def _adopt_family(name: str, loaded: object) -> ModelFamily:
+    """A plugin's family under the name it was asked by: a :class:`ModelFamily`, or a builder :func:`register_model` decorated."""
+    family = loaded if isinstance(loaded, ModelFamily) else getattr(loaded, "__suite_family__", None)
+    if not isinstance(family, ModelFamily):
+        raise SuiteError(
+            f"it is a {type(loaded).__name__}, not a model family: give a suite.ModelFamily, "
+            "or a builder decorated with @suite.register_model(...)"
+        )
+    return dataclasses.replace(family, name=name)
+
+
+_REGISTRY: Registry[ModelFamily] = Registry("model", group=ENTRY_POINT_GROUP, adopt=_adopt_family)
 
 
 def register_model(
@@ -73,36 +89,62 @@ def register_model(
     max_width: int = 2048,
     width_multiple: int = 1,
 ) -> Callable[[Builder], Builder]:
-    """Decorator that registers a family builder under ``name``."""
+    """Decorator that registers a family builder under ``name``.
+
+    Used by the built-in families and by plugins alike: a plugin module decorates its
+    builder, and an entry point or a ``module:attribute`` reference names the module's
+    builder (see :mod:`suite.registry`).
+
+    Args:
+        name (str): Registry name.
+        input_kinds (tuple[str, ...]): Front ends the family accepts. (Default: log-mel, MFCC)
+        summary (str): One line for listings.
+        reference (str): The paper (or source) the family follows.
+        default_width (int): Width used when none is given.
+        min_width, max_width (int): The range the budget matcher searches. (Default: 1, 2048)
+        width_multiple (int): Valid widths are multiples of this. (Default: 1)
+    """
 
     def decorate(builder: Builder) -> Builder:
-        _REGISTRY.add(
-            name,
-            ModelFamily(
-                name=name,
-                builder=builder,
-                input_kinds=input_kinds,
-                summary=summary,
-                reference=reference,
-                default_width=default_width,
-                min_width=min_width,
-                max_width=max_width,
-                width_multiple=width_multiple,
-            ),
+        family = ModelFamily(
+            name=name,
+            builder=builder,
+            input_kinds=input_kinds,
+            summary=summary,
+            reference=reference,
+            default_width=default_width,
+            min_width=min_width,
+            max_width=max_width,
+            width_multiple=width_multiple,
         )
+        _REGISTRY.add(name, family)
+        builder.__suite_family__ = family  # type: ignore[attr-defined]  # what a plugin reference to the builder finds
         return builder
 
     return decorate
 
 
 def list_models(pattern: str = "*") -> list[str]:
-    """Registered family names matching a shell-style ``pattern``, in registration order."""
+    """Family names matching a shell-style ``pattern``: registered ones in registration order, then installed plugins."""
     return _REGISTRY.names(pattern)
 
 
 def get_family(name: str) -> ModelFamily:
     """The :class:`ModelFamily` called ``name``; an unknown name lists close matches."""
     return _REGISTRY.get(name)
+
+
+def ensure_family(family: ModelFamily) -> None:
+    """Make ``family`` known by its name in this process (a worker), unless the name already resolves here.
+
+    A built-in, an installed plugin or a ``module:attribute`` reference resolves by itself;
+    a family registered only in the driver's process arrives with its trial and is
+    registered here.
+    """
+    try:
+        get_family(family.name)
+    except UnknownNameError:
+        _REGISTRY.add(family.name, family)
 
 
 def resolve_model_names(selection: str) -> list[str]:
@@ -114,7 +156,7 @@ def resolve_model_names(selection: str) -> list[str]:
         if item == "all" or any(ch in item for ch in "*?["):
             matched = list_models("*" if item == "all" else item)
             if not matched:
-                raise UnknownNameError(f"no model matches {item!r} (available: {', '.join(_REGISTRY)})")
+                raise UnknownNameError(f"no model matches {short_repr(item)} (available: {', '.join(list_models())})")
             names.extend(matched)
         else:
             names.append(get_family(item).name)

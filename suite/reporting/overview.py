@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from suite.report import numbers
-from suite.report.load import RunInfo
-from suite.report.tables import Cell, Table
+from suite.reporting import numbers
+from suite.reporting.load import RunInfo
+from suite.reporting.tables import Cell, Table
 
 
 def started_text(manifest: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ The rules, in order of preference:
    exact test** (McNemar 1947): the binomial test on the discordant examples, which
    Dietterich (1998) recommends for comparing two classifiers on one test set.
    When a side has two or more seeds, the seeds' global shift is estimated (the excess
-   of their spread over what flipping examples explain, :func:`suite.compare.paired.seed_shift`)
+   of their spread over what flipping examples explain, :func:`suite.gate.paired.seed_shift`)
    and added to the test's variance: a t test with Welch-Satterthwaite degrees of
    freedom for that estimate, which is the paired test when there is no excess and the
    seed-level t test when the shift dominates. Measured: the paired test alone called 4
@@ -67,8 +67,8 @@ from typing import Any
 import numpy as np
 from scipy.special import bdtr, bdtrc, stdtr
 
-from suite.compare.paired import SeedShift, exact_stratified_tails, null_variance, seed_shift
-from suite.compare.stats import Judgement, Verdict
+from suite.gate.paired import SeedShift, exact_stratified_tails, null_variance, seed_shift
+from suite.gate.stats import Judgement, Verdict
 
 #: Two-sided significance level of the tests.
 ALPHA = 0.01

@@ -1,7 +1,7 @@
 """The macro-F1 judge: a paired randomisation test over test examples when each side has one seed.
 
 Macro-F1 is not a mean over examples, so the exact paired test that judges accuracy
-(:mod:`suite.compare.accuracy`) does not apply. With one seed a side and per-example
+(:mod:`suite.gate.accuracy`) does not apply. With one seed a side and per-example
 predictions on the same test set, the approximate randomisation test does (Noreen
 1989; Yeh 2000, "More accurate tests for the statistical significance of result
 differences", who recommends it for F-scores): if the model did not change, which side
@@ -9,15 +9,15 @@ made which prediction on an example is arbitrary, so swapping the two sides'
 predictions on a random half of the examples, ``PERMUTATIONS`` times, gives the null
 distribution of the macro-F1 difference. Otherwise (several seeds, or no predictions)
 seeds are the unit, as for accuracy without predictions
-(:func:`suite.compare.accuracy.judge_moments`).
+(:func:`suite.gate.accuracy.judge_moments`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from suite.compare.accuracy import SeedResults, format_p, judge_moments, quality_verdict
-from suite.compare.stats import ALPHA, Judgement
+from suite.gate.accuracy import SeedResults, format_p, judge_moments, quality_verdict
+from suite.gate.stats import ALPHA, Judgement
 
 #: Random swaps of the two sides' predictions; the p-value's resolution is 1 / (PERMUTATIONS + 1).
 PERMUTATIONS = 4000

@@ -3,7 +3,7 @@
 Runs are ordered by their start time (their git commit is shown where recorded). Each
 model and budget is one series, one value per run that measured it (a run without the
 model is skipped, not a break), and steps are detected over the whole series
-(:mod:`suite.compare.steps`, asv's method): a run is marked ``▲`` regressed or ``▼``
+(:mod:`suite.gate.steps`, asv's method): a run is marked ``▲`` regressed or ``▼``
 improved where the series' level first differs from its first level by the ``--fail-on``
 threshold, so a slow drift is caught where its cumulative change crosses the threshold.
 Params and MACs are exact: every change is a step.
@@ -12,7 +12,7 @@ Latency across machines follows the ratio to the calibration kernel (``latency_r
 as ``suite compare`` does; the history says which basis it followed.
 
 A series follows one data set: runs whose manifests record different data under the same
-data-set name and protocol (another digest or class list, :mod:`suite.report.identity`)
+data-set name and protocol (another digest or class list, :mod:`suite.reporting.identity`)
 are refused in one line, as ``suite compare`` refuses them.
 """
 
@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suite.compare.sides import KEYS, EmptySide, Side, load_side
-from suite.compare.steps import detect_exact_changes, detect_steps
-from suite.compare.thresholds import FailOn
 from suite.errors import SuiteError
-from suite.report.identity import pooled_identities, unchecked_note
-from suite.report.load import expand_run_dirs
+from suite.gate.sides import KEYS, EmptySide, Side, load_side
+from suite.gate.steps import detect_exact_changes, detect_steps
+from suite.gate.thresholds import FailOn
+from suite.reporting.identity import pooled_identities, unchecked_note
+from suite.reporting.load import expand_run_dirs
 
-#: Metrics ``--metric`` accepts, and the column of :class:`~suite.compare.sides.Side` each one follows.
+#: Metrics ``--metric`` accepts, and the column of :class:`~suite.gate.sides.Side` each one follows.
 HISTORY_METRICS = {
     "latency_ms": "median_ms",
     "latency_rel": "median_rel",

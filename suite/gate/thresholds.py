@@ -5,7 +5,7 @@ A spec is comma-separated ``metric=threshold`` items, e.g.
 
 - ``latency``: a relative change of every timed setting's latency, ``10%``. A latency
   change counts only when it is also statistically significant (see
-  :mod:`suite.compare.latency`); the percentage is the smallest effect worth failing on.
+  :mod:`suite.gate.latency`); the percentage is the smallest effect worth failing on.
   Throughput is not judged separately (at one batch size it is the latency's inverse).
 - ``accuracy`` (also ``macro_f1``): a drop in percentage points, ``0.5pt``, that must
   also exceed the seed spread.

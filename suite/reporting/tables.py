@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from suite.report import numbers
-from suite.report.load import RunInfo
-from suite.report.summary import Setting, headline_setting
+from suite.reporting import numbers
+from suite.reporting.load import RunInfo
+from suite.reporting.summary import Setting, headline_setting
 
 MAX_SETTING_COLUMNS = 5
 

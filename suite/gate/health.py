@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from suite.compare.stats import Judgement
 from suite.errors import short_line
+from suite.gate.stats import Judgement
 
 #: Seed numbers listed in a row before the rest are elided.
 _LISTED = 8

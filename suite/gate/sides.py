@@ -5,7 +5,7 @@ Both sources become the same two tables, aggregated over seeds:
 - ``models``: one row per (data set, protocol, budget kind, budget, model) with the
   accuracy and macro-F1 mean, standard deviation and number of seeds (with a finite
   accuracy), the counts, the budget error, peak memory and ``health``, which seeds
-  failed, never ran or scored NaN (:class:`~suite.compare.health.SeedHealth`); a model
+  failed, never ran or scored NaN (:class:`~suite.gate.health.SeedHealth`); a model
   whose every trial failed has a row too (no seeds, no counts);
 - ``latency``: one row per model and timed setting (scope, device, backend, batch size,
   threads) with its level in milliseconds and relative to the interleaved reference
@@ -13,7 +13,7 @@ Both sources become the same two tables, aggregated over seeds:
   of that setting; in ms and relative to the reference of the block's round) with
   whether the session was ``unstable``.
 
-A side also says which data each data set was (:mod:`suite.report.identity`), so that
+A side also says which data each data set was (:mod:`suite.reporting.identity`), so that
 ``suite compare`` and ``suite history`` refuse to judge across different data.
 """
 
@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suite.compare.accuracy import SeedResults
-from suite.compare.health import SeedHealth
-from suite.compare.latency import Sessions
 from suite.errors import SuiteError
-from suite.report.identity import DataIdentity, pooled_identities
-from suite.report.load import NUMERIC_COLUMNS, RunInfo, expand_run_dirs, load_results
+from suite.gate.accuracy import SeedResults
+from suite.gate.health import SeedHealth
+from suite.gate.latency import Sessions
+from suite.reporting.identity import DataIdentity, pooled_identities
+from suite.reporting.load import NUMERIC_COLUMNS, RunInfo, expand_run_dirs, load_results
 
 KEYS = ["dataset", "protocol", "budget_kind", "budget", "model"]
 SETTING = ["scope", "device", "backend", "batch_size", "threads"]
@@ -185,7 +185,7 @@ def _seed_results(ok: pd.DataFrame) -> pd.DataFrame:
         accuracy = per_seed["accuracy"].mean()
         rows[key] = {
             "accuracy_seeds": SeedResults.from_trials(list(accuracy), predictions, targets),
-            # Seeds without a macro-F1 are left out here; the seeds row reports them (suite.compare.health).
+            # Seeds without a macro-F1 are left out here; the seeds row reports them (suite.gate.health).
             "macro_f1_seeds": tuple(float(v) for v in per_seed["macro_f1"].mean().dropna()),
         }
     return pd.DataFrame(list(rows.values()), index=_key_index(list(rows)), columns=["accuracy_seeds", "macro_f1_seeds"])

@@ -8,7 +8,7 @@ missing ``trials.jsonl`` falls back to ``results.csv``, a missing manifest is no
 A figure that is not a finite number (``inf`` params, a 400-digit integer, text) is
 read as unknown (NaN) and noted, never passed on to crash a table or a test.
 Runs of one data set and protocol must have used the same data
-(:mod:`suite.report.identity`); runs that did not are refused in one line.
+(:mod:`suite.reporting.identity`); runs that did not are refused in one line.
 Nothing in here trains or measures anything.
 """
 
@@ -26,7 +26,7 @@ import pandas as pd
 
 from suite.environment import machine_label as environment_machine_label
 from suite.errors import SuiteError
-from suite.report.identity import DataIdentity, data_identity, pooled_identities, unchecked_note
+from suite.reporting.identity import DataIdentity, data_identity, pooled_identities, unchecked_note
 from suite.results import RESULT_COLUMNS, read_trial_lines
 
 RESULT_FILES = ("manifest.json", "trials.jsonl", "results.csv")
@@ -90,7 +90,7 @@ class RunInfo:
 
     @property
     def data(self) -> DataIdentity | None:
-        """The data the run used, from its manifest (:mod:`suite.report.identity`); ``None`` when unrecorded."""
+        """The data the run used, from its manifest (:mod:`suite.reporting.identity`); ``None`` when unrecorded."""
         return data_identity(self.manifest)
 
 
@@ -316,7 +316,7 @@ def load_results(paths: list[str | Path]) -> Results:
 
     Raises:
         SuiteError: for a folder that is missing, unreadable or holds no results, or runs of one
-            data set and protocol that used different data (:mod:`suite.report.identity`).
+            data set and protocol that used different data (:mod:`suite.reporting.identity`).
     """
     notes: list[str] = []
     runs: list[RunInfo] = []

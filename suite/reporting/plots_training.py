@@ -8,9 +8,9 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from suite.report import numbers
-from suite.report.plots import Plot
-from suite.report.style import FamilyStyle, new_figure
+from suite.reporting import numbers
+from suite.reporting.plots import Plot
+from suite.reporting.style import FamilyStyle, new_figure
 
 LINESTYLES = ("-", "--", ":", "-.")
 

@@ -46,7 +46,7 @@ from scipy.special import comb
 from scipy.stats import mannwhitneyu
 from scipy.stats import t as student_t
 
-from suite.compare.stats import ALPHA, Judgement, Verdict
+from suite.gate.stats import ALPHA, Judgement, Verdict
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Trials are matched across runs by data-set *name* and protocol (``fsdd/official``); that
 name says nothing about the files behind it (a ``manifest`` data set is whatever CSV it
 was pointed at, a ``synthetic`` one depends on its options). ``suite run`` writes what
-does identify them into ``manifest.json`` (:func:`suite.run.run_config`):
+does identify them into ``manifest.json`` (:func:`suite.runner.run_config`):
 
 - ``dataset.digest``: the data set's content digest (:meth:`suite.data.base.AudioDataset.content_digest`:
   name, version, protocol and resolved options, then every file's relative path, label,

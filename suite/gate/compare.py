@@ -2,10 +2,10 @@
 
 Models are matched by (data set, protocol, budget kind, budget, model), aggregated over
 seeds; latencies additionally by timed setting. Results NEW lost are judged too
-(:mod:`suite.compare.health`): a model BASE had with an ``ok`` seed that NEW has
+(:mod:`suite.gate.health`): a model BASE had with an ``ok`` seed that NEW has
 failed, not at all, with seeds that never ran or with a NaN accuracy is a regression
 unless ``--fail-on missing=ignore``. Only the same data are compared: where both sides
-recorded the data of a data set (:mod:`suite.report.identity`) and they differ, the
+recorded the data of a data set (:mod:`suite.reporting.identity`) and they differ, the
 comparison is refused (:class:`~suite.errors.SuiteError`) unless asked to go on
 (``allow_different_data``), which marks every row of that data set.
 
@@ -22,15 +22,15 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from suite.compare.accuracy import SeedResults, judge_accuracy, judge_moments
-from suite.compare.health import SeedHealth, judge_absent, judge_seeds
-from suite.compare.latency import RunSpread, judge_latency
-from suite.compare.macro_f1 import judge_macro_f1
-from suite.compare.sides import KEYS, SETTING, Side, load_side
-from suite.compare.stats import Judgement, judge_exact, judge_relative
-from suite.compare.thresholds import FailOn
 from suite.errors import SuiteError
-from suite.report.identity import data_difference, unchecked_note
+from suite.gate.accuracy import SeedResults, judge_accuracy, judge_moments
+from suite.gate.health import SeedHealth, judge_absent, judge_seeds
+from suite.gate.latency import RunSpread, judge_latency
+from suite.gate.macro_f1 import judge_macro_f1
+from suite.gate.sides import KEYS, SETTING, Side, load_side
+from suite.gate.stats import Judgement, judge_exact, judge_relative
+from suite.gate.thresholds import FailOn
+from suite.reporting.identity import data_difference, unchecked_note
 
 Basis = Literal["auto", "ms", "rel"]
 

@@ -18,9 +18,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator, PercentFormatter
 
-from suite.report import numbers
-from suite.report.pareto import pareto_front
-from suite.report.style import FamilyStyle, new_figure
+from suite.reporting import numbers
+from suite.reporting.pareto import pareto_front
+from suite.reporting.style import FamilyStyle, new_figure
 
 
 @dataclass

@@ -19,16 +19,16 @@ import pandas as pd
 from suite import __version__
 from suite.errors import SuiteError
 from suite.fileio import atomic_write
-from suite.report import numbers
-from suite.report.load import Results, RunInfo, load_results
-from suite.report.methodology import families_table, methodology
-from suite.report.overview import overview
-from suite.report.plots import Plot, budget_plot, latency_plot, tradeoff_plot
-from suite.report.plots_training import confusion_plot, learning_curves_plot
-from suite.report.render import render
-from suite.report.style import FamilyStyle, family_styles, plot_style, save_figure
-from suite.report.summary import BOARD, families, summarise, timed_settings
-from suite.report.tables import Table, leaderboard, machine_letters, problems, side_by_side
+from suite.reporting import numbers
+from suite.reporting.load import Results, RunInfo, load_results
+from suite.reporting.methodology import families_table, methodology
+from suite.reporting.overview import overview
+from suite.reporting.plots import Plot, budget_plot, latency_plot, tradeoff_plot
+from suite.reporting.plots_training import confusion_plot, learning_curves_plot
+from suite.reporting.render import render
+from suite.reporting.style import FamilyStyle, family_styles, plot_style, save_figure
+from suite.reporting.summary import BOARD, families, summarise, timed_settings
+from suite.reporting.tables import Table, leaderboard, machine_letters, problems, side_by_side
 
 FORMATS = ("html", "md")
 DEFAULT_OUT = Path("reports")

@@ -312,6 +312,7 @@ def _drive(
             root,
             str(cache) if cache else None,
             device,
+            family=get_family(trial.model),
         )
         for trial, trial_id in todo
     ]  # fmt: skip

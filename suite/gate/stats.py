@@ -2,10 +2,10 @@
 
 Each judge returns a :class:`Judgement`. The rules, and why:
 
-- **Latency**: see :mod:`suite.compare.latency` (runs or blocks as the unit, a
+- **Latency**: see :mod:`suite.gate.latency` (runs or blocks as the unit, a
   significance test and a threshold, unstable figures never judged alone).
-- **Accuracy and macro-F1**: see :mod:`suite.compare.accuracy` and
-  :mod:`suite.compare.macro_f1` (paired tests on per-example predictions, Welch's t or
+- **Accuracy and macro-F1**: see :mod:`suite.gate.accuracy` and
+  :mod:`suite.gate.macro_f1` (paired tests on per-example predictions, Welch's t or
   borrowed spread over seeds).
 - **Memory** on CPU is counted from allocation events and barely varies: a plain
   relative threshold.

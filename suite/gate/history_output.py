@@ -1,4 +1,4 @@
-"""Write a :class:`~suite.compare.history.History`: a Markdown or CSV trend table and a plot per model.
+"""Write a :class:`~suite.gate.history.History`: a Markdown or CSV trend table and a plot per model.
 
 Run names, model names and notes come from the results: the Markdown escapes them with
 :func:`suite.formatting.markdown_text` (the report's escaper), so they show as written.
@@ -12,10 +12,10 @@ from pathlib import Path
 import seaborn as sns
 from tabulate import tabulate
 
-from suite.compare.history import MARKS, History, series_labels
 from suite.errors import SuiteError
 from suite.formatting import markdown_text
-from suite.report.style import family_styles, new_figure, plot_style, save_figure
+from suite.gate.history import MARKS, History, series_labels
+from suite.reporting.style import family_styles, new_figure, plot_style, save_figure
 
 _VERDICT_STYLE = {"regressed": ("^", "tab:red"), "improved": ("v", "tab:green"), "changed": ("D", "tab:orange")}
 

@@ -1,4 +1,4 @@
-"""Render a :class:`~suite.compare.compare.Comparison` as a terminal table, Markdown or JSON.
+"""Render a :class:`~suite.gate.compare.Comparison` as a terminal table, Markdown or JSON.
 
 The Markdown is written for a pull-request comment or a CI job summary: a one-line
 verdict first, then regressions and improvements in a table, and the unchanged metrics
@@ -18,8 +18,8 @@ from typing import Any
 from tabulate import tabulate
 
 from suite.budget import format_count
-from suite.compare.compare import Comparison
 from suite.formatting import markdown_text, one_line
+from suite.gate.compare import Comparison
 
 FORMATS = ("table", "md", "json")
 _ORDER = {"regressed": 0, "missing": 1, "unstable": 2, "improved": 3, "changed": 4, "unchanged": 5}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from suite.report.load import Results
+from suite.reporting.load import Results
 from suite.results import RESULT_COLUMNS
 
 #: One leaderboard row per group; a leaderboard is one (data set, protocol, machine, budget).

@@ -13,7 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from suite.formatting import markdown_text
-from suite.report.tables import Table
+from suite.reporting.tables import Table
 
 TEMPLATES = Path(__file__).parent / "templates"
 
