@@ -19,11 +19,10 @@ import statistics
 import torch
 from torch.utils.benchmark import Timer
 
-from suite.budget import Budget
+from suite.budget import Budget, build_matched
 from suite.input_spec import InputSpec
 from suite.measure.latency import measure_latency
 from suite.models import list_models
-from suite.profiling import build_matched
 
 
 def suite_median(model: torch.nn.Module, spec: InputSpec, min_run_time: float) -> float:

@@ -22,11 +22,10 @@ import time
 import numpy as np
 import torch
 
-from suite.budget import Budget
+from suite.budget import Budget, build_matched
 from suite.input_spec import InputSpec
 from suite.measure.latency import time_rounds
 from suite.measure.reference import reference_kernel
-from suite.profiling import build_matched
 
 CPU = torch.device("cpu")
 

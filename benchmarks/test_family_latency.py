@@ -15,10 +15,9 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from suite.budget import Budget
+from suite.budget import Budget, build_matched
 from suite.input_spec import InputSpec
 from suite.models import list_models
-from suite.profiling import build_matched
 
 BUDGET = Budget("params", 25_000)
 

@@ -12,15 +12,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import torch
-from torch import nn
-
-from suite.budget import DEFAULT_TOLERANCE, Budget, BudgetMatch, match_budget
+from suite.budget import DEFAULT_TOLERANCE, Budget, build_matched
 from suite.input_spec import InputSpec
-from suite.measure import MAC_CONVENTION, count_macs, count_params, model_bytes
+from suite.measure import MAC_CONVENTION
 from suite.measure.costs import LatencySettings, measure_costs
-from suite.measure.meta import count_on_meta
-from suite.models.registry import create_model, get_family
 from suite.progress import progress as show_progress
 
 
@@ -59,52 +54,6 @@ class ProfileRecord:
         if record["timings"] is None:
             del record["timings"]
         return record | costs
-
-
-@dataclass
-class MatchedModel:
-    """A family matched to a budget, built and counted.
-
-    Attributes:
-        match: The matcher's outcome.
-        spec: The input the family is measured on (adapted to its front end).
-        model: The built model (initialised from ``seed``), or ``None`` when the
-            budget is infeasible: then the counts are of the nearest width, taken on the
-            meta device so that no weights are allocated for a model nobody will use.
-        params, macs, model_bytes: The counts (``macs`` from fvcore for a built model).
-        uncounted_ops: Ops fvcore left out; ``None`` when the model was not traced.
-    """
-
-    match: BudgetMatch
-    spec: InputSpec
-    model: nn.Module | None
-    params: int
-    macs: int
-    model_bytes: int
-    uncounted_ops: list[str] | None
-
-    @property
-    def budget_error(self) -> float:
-        """``achieved / target - 1`` for the budget's kind."""
-        budget = self.match.budget
-        return (self.params if budget.kind == "params" else self.macs) / budget.value - 1
-
-
-def build_matched(
-    name: str, input_spec: InputSpec, budget: Budget, n_classes: int, seed: int = 0, tolerance: float = DEFAULT_TOLERANCE
-) -> MatchedModel:
-    """Match family ``name`` to ``budget``, build it with ``seed`` and count it (batch 1, CPU)."""
-    match = match_budget(name, input_spec, budget, n_classes=n_classes, tolerance=tolerance)
-    spec = get_family(name).adapt_input(input_spec)
-    if match.status != "ok":
-        with torch.device("meta"):
-            shape_only = create_model(name, n_classes, spec, match.width)
-        macs = count_on_meta(name, spec, match.width, "macs", n_classes)
-        return MatchedModel(match, spec, None, count_params(shape_only), macs, model_bytes(shape_only), None)
-    torch.manual_seed(seed)
-    model = create_model(name, n_classes, spec, match.width)
-    counted = count_macs(model, spec.example(batch_size=1))
-    return MatchedModel(match, spec, model, count_params(model), counted.macs, model_bytes(model), sorted(counted.uncounted_ops))
 
 
 def profile_model(

@@ -18,6 +18,7 @@ import hashlib
 import json
 import shlex
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -215,7 +216,8 @@ def run_config(
                 plan.rejected = writer.reopen()
                 if plan.rejected:  # never silently: how many lines, why, and where they are now
                     print(_moved_line(writer.run_dir, plan.rejected), file=sys.stderr)
-            return _drive(runner, writer, plan, config, source, dataset, description, spec, trials, ids, device, cache, progress)
+            run = _Run(runner, writer, plan, config, source, dataset, description, spec, trials, ids, device, cache, progress)
+            return _drive(run)
         except ResultsWriteError as error:
             raise _stopped(error, writer, len(trials), source, data_root, cache_dir, device, retry_failed, runner) from None
         finally:
@@ -250,105 +252,133 @@ def _stopped(
     return RunStopped(f"{head}; their results are in {writer.run_dir}; resume with: {command}", writer.run_dir)
 
 
-def _drive(
-    runner: Executor,
-    writer: RunWriter,
-    plan: ResumePlan,
-    config: RunConfig,
-    source: str,
-    dataset: AudioDataset,
-    description: dict[str, Any],
-    spec: InputSpec,
-    trials: list[Trial],
-    ids: list[str],
-    device: str,
-    cache: Path | None,
-    progress: bool,
-) -> Path:
-    """Send the trials that are not done to the executor and record each as it ends."""
-    done = {trial_id for trial_id, record in writer.latest.items() if plan.is_done(record)}
-    todo = [(trial, trial_id) for trial, trial_id in zip(trials, ids, strict=True) if trial_id not in done]
-    now = datetime.now(UTC).isoformat()
-    manifest: dict[str, Any] = plan.manifest or {
-        "name": config.name,
-        "results_format": RESULTS_FORMAT,
-        "config_source": source,
-        "config": config.model_dump(mode="json"),
-        "status": "running",
-        "started": now,
-        "ended": None,
-        "trials_planned": len(trials),
-        "device": str(resolve_device(device)) if isinstance(runner, LocalExecutor) else device,
-        "executor": runner.describe(),
-        "environment": environment(),
-        "dataset": description,
-        "class_names": dataset.class_names,
-        "input_spec": dataclasses.asdict(spec),
-        "mac_convention": MAC_CONVENTION,
-    }
-    if plan.manifest is not None:
-        resumed = {"at": now, "executor": runner.describe(), "trials_left": len(todo), "retry_failed": plan.retry_failed}
-        if plan.rejected:
-            resumed["rejected_lines"] = {"count": len(plan.rejected), "moved_to": rejected_path(writer.run_dir).name}
+@dataclass
+class _Run:
+    """One ``suite run`` under way: what it runs, on what, where it writes and how."""
+
+    runner: Executor
+    writer: RunWriter
+    plan: ResumePlan
+    config: RunConfig
+    source: str
+    dataset: AudioDataset
+    description: dict[str, Any]
+    spec: InputSpec
+    trials: list[Trial]
+    ids: list[str]
+    device: str
+    cache: Path | None
+    progress: bool
+
+    def todo(self) -> list[tuple[Trial, str]]:
+        """The trials not done yet (by the resume plan's rule), with their ids."""
+        done = {trial_id for trial_id, record in self.writer.latest.items() if self.plan.is_done(record)}
+        return [(trial, trial_id) for trial, trial_id in zip(self.trials, self.ids, strict=True) if trial_id not in done]
+
+    def manifest(self, todo: int, now: str) -> dict[str, Any]:
+        """A new run's manifest, or a resumed one's with this resumption added."""
+        if self.plan.manifest is None:
+            return {
+                "name": self.config.name,
+                "results_format": RESULTS_FORMAT,
+                "config_source": self.source,
+                "config": self.config.model_dump(mode="json"),
+                "status": "running",
+                "started": now,
+                "ended": None,
+                "trials_planned": len(self.trials),
+                "device": str(resolve_device(self.device)) if isinstance(self.runner, LocalExecutor) else self.device,
+                "executor": self.runner.describe(),
+                "environment": environment(),
+                "dataset": self.description,
+                "class_names": self.dataset.class_names,
+                "input_spec": dataclasses.asdict(self.spec),
+                "mac_convention": MAC_CONVENTION,
+            }
+        manifest = self.plan.manifest
+        resumed = {"at": now, "executor": self.runner.describe(), "trials_left": todo, "retry_failed": self.plan.retry_failed}
+        if self.plan.rejected:
+            resumed["rejected_lines"] = {"count": len(self.plan.rejected), "moved_to": rejected_path(self.writer.run_dir).name}
         manifest |= {"status": "running", "ended": None, "resumed": [*manifest.get("resumed", []), resumed]}
-        manifest["config"]["trial_timeout"] = config.trial_timeout  # the one setting a resume may change
-    if not todo:
-        if plan.manifest is None or manifest.get("status") != "complete":
-            manifest |= {"status": "complete", "ended": now}
-            writer.write_manifest(manifest)
-        return writer.run_dir
-    writer.write_manifest(manifest)
-    features = dict(manifest.get("features") or {})
-    root = str(dataset.root.absolute())
-    head = {"dataset": dataset.name, "protocol": dataset.protocol}
-    tasks = [
-        TrialTask(
-            trial_id,
-            trial,
-            config,
-            spec,
-            {"trial_id": trial_id, "model": trial.model, **head, "budget_kind": trial.budget.kind, "budget": trial.budget.value,
-             "seed": trial.seed},
-            root,
-            str(cache) if cache else None,
-            device,
-            family=get_family(trial.model),
+        manifest["config"]["trial_timeout"] = self.config.trial_timeout  # the one setting a resume may change
+        return manifest
+
+    def tasks(self, todo: list[tuple[Trial, str]]) -> list[TrialTask]:
+        """A self-contained task per trial (what a worker anywhere needs to run it)."""
+        root, cache = str(self.dataset.root.absolute()), str(self.cache) if self.cache else None
+        head = {"dataset": self.dataset.name, "protocol": self.dataset.protocol}
+        return [
+            TrialTask(
+                trial_id,
+                trial,
+                self.config,
+                self.spec,
+                {"trial_id": trial_id, "model": trial.model, **head, "budget_kind": trial.budget.kind,
+                 "budget": trial.budget.value, "seed": trial.seed},
+                root,
+                cache,
+                self.device,
+                family=get_family(trial.model),
+            )
+            for trial, trial_id in todo
+        ]  # fmt: skip
+
+    def execute(self, manifest: dict[str, Any], tasks: list[TrialTask]) -> None:
+        """Send ``tasks`` to the executor and record each as it ends; the manifest says how the run ended."""
+        writer, runner, total = self.writer, self.runner, len(self.trials)
+        features = dict(manifest.get("features") or {})
+        bar = show_progress(
+            total=total, initial=total - len(tasks), desc=f"run {self.config.name}", unit="trial", enabled=self.progress
         )
-        for trial, trial_id in todo
-    ]  # fmt: skip
-    total = len(trials)
-    bar = show_progress(total=total, initial=total - len(todo), desc=f"run {config.name}", unit="trial", enabled=progress)
-    try:
-        if not isinstance(runner, LocalExecutor):
-            features |= _warm_features(dataset, config, spec, cache, progress)
-        for task, record in runner.run(tasks):
-            writer.add_trial(record)
-            bar.update()
-            bar.write(_trial_line(len(writer.records), total, task.trial, record))
-            manifest["features"] = features | runner.feature_summary()
-    except SuiteError as error:
-        manifest |= {"status": "failed", "error": str(error), "ended": datetime.now(UTC).isoformat()}
-        with contextlib.suppress(ResultsWriteError):  # a full disk: the error being raised says so
-            writer.write_manifest(manifest)
-        raise
-    except KeyboardInterrupt:
-        manifest |= {"status": "interrupted", "ended": datetime.now(UTC).isoformat()}
-        with contextlib.suppress(ResultsWriteError):  # what finished is in trials.jsonl, the line below says where
-            writer.write_manifest(manifest | {"features": features | runner.feature_summary()})
-        raise RunInterrupted(
-            f"interrupted: {len(writer.records)} of {total} trials finished; their results are in {writer.run_dir}",
-            writer.run_dir,
-        ) from None
-    except BaseException as error:  # a bug or the system (disk full...): the manifest says so, then the error goes on
-        manifest |= {"status": "failed", "error": f"{type(error).__name__}: {error}", "ended": datetime.now(UTC).isoformat()}
-        with contextlib.suppress(ResultsWriteError):
-            writer.write_manifest(manifest)
-        raise
-    finally:
-        bar.close()
-    manifest |= {"status": "complete", "ended": datetime.now(UTC).isoformat(), "features": features | runner.feature_summary()}
-    writer.write_manifest(manifest)
-    return writer.run_dir
+        try:
+            if not isinstance(runner, LocalExecutor):
+                features |= _warm_features(self.dataset, self.config, self.spec, self.cache, self.progress)
+            for task, record in runner.run(tasks):
+                writer.add_trial(record)
+                bar.update()
+                bar.write(_trial_line(len(writer.records), total, task.trial, record))
+                manifest["features"] = features | runner.feature_summary()
+        except SuiteError as error:
+            _end(writer, manifest, "failed", error=str(error))
+            raise
+        except KeyboardInterrupt:
+            _end(writer, manifest | {"features": features | runner.feature_summary()}, "interrupted")
+            raise RunInterrupted(
+                f"interrupted: {len(writer.records)} of {total} trials finished; their results are in {writer.run_dir}",
+                writer.run_dir,
+            ) from None
+        except BaseException as error:  # a bug or the system (disk full...): the manifest says so, then the error goes on
+            _end(writer, manifest, "failed", error=f"{type(error).__name__}: {error}")
+            raise
+        finally:
+            bar.close()
+        manifest |= {
+            "status": "complete",
+            "ended": datetime.now(UTC).isoformat(),
+            "features": features | runner.feature_summary(),
+        }
+        writer.write_manifest(manifest)
+
+
+def _end(writer: RunWriter, manifest: dict[str, Any], status: str, error: str | None = None) -> None:
+    """Record how a run ended in its manifest, as far as the disk allows (the error being raised says the rest)."""
+    manifest |= {"status": status, "ended": datetime.now(UTC).isoformat(), **({"error": error} if error else {})}
+    with contextlib.suppress(ResultsWriteError):
+        writer.write_manifest(manifest)
+
+
+def _drive(run: _Run) -> Path:
+    """Run the trials that are not done yet; returns the run folder."""
+    todo, now = run.todo(), datetime.now(UTC).isoformat()
+    manifest = run.manifest(len(todo), now)
+    if not todo:
+        if run.plan.manifest is None or manifest.get("status") != "complete":
+            manifest |= {"status": "complete", "ended": now}
+            run.writer.write_manifest(manifest)
+        return run.writer.run_dir
+    run.writer.write_manifest(manifest)
+    run.execute(manifest, run.tasks(todo))
+    return run.writer.run_dir
 
 
 def run_suite(config_path: str | Path, **options: Any) -> Path:

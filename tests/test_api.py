@@ -50,14 +50,15 @@ def test_profile_returns_one_row_per_family() -> None:
 def test_bad_input_raises_the_suites_error() -> None:
     with pytest.raises(SuiteError, match="unknown model 'no-such'"):
         suite.profile("no-such", "20k")
-    with pytest.raises(SuiteError, match="config file nowhere.yaml not found"):
+    with pytest.raises(SuiteError, match=r"config file nowhere\.yaml not found"):
         suite.run("nowhere.yaml")
     with pytest.raises(SuiteError, match="seeds"):
         suite.run(TINY, seeds="many")
 
 
 def test_import_suite_is_quick_and_the_api_loads_on_first_use() -> None:
-    code = "import sys, suite; print('torch' in sys.modules, 'suite.api' in sys.modules); suite.run; print('suite.api' in sys.modules)"
+    code = "import sys, suite; print('torch' in sys.modules, 'suite.api' in sys.modules)"
+    code += "; suite.run; print('suite.api' in sys.modules)"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
     assert shown == ["False", "False", "True"]
     assert set(suite.__all__) <= set(dir(suite)) and callable(suite.register_model) and callable(suite.register_dataset)

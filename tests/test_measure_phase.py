@@ -9,16 +9,15 @@ from pathlib import Path
 
 import torch
 
-from suite.budget import Budget
+from suite.budget import Budget, build_matched
 from suite.config import parse_config
 from suite.environment import cpu_model, machine_label, this_machine
-from suite.executors.base import TrainedTrial, Trial, TrialTask, measure_trained
 from suite.executors.ray_nodes import Nodes, Trained
 from suite.input_spec import InputSpec
-from suite.profiling import build_matched
 from suite.reporting import load_results
 from suite.reporting.load import machine_label as manifest_machine_label
 from suite.runner import run_config
+from suite.trial import TrainedTrial, Trial, TrialTask, measure_trained
 from tests.helpers import TINY
 
 N_CLASSES = 3

@@ -2,7 +2,7 @@
 
 ``local`` (the default) trains one trial at a time in this process; ``ray`` sends each
 trial to a Ray cluster as a task (``pip install '.[ray]'``). Both run the same
-:func:`~suite.executors.base.execute_trial`, so a config gives the same records on
+:func:`~suite.trial.execute_trial`, so a config gives the same records on
 either; the driver (:mod:`suite.runner`) alone writes them.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from suite.errors import SuiteError
-from suite.executors.base import Executor, FeatureStore, Trial, TrialTask, TrialTimeout, execute_trial, resolve_device
+from suite.executors.base import Executor
 from suite.executors.local import LocalExecutor
+from suite.trial import FeatureStore, Trial, TrialTask, TrialTimeout, execute_trial, resolve_device
 
 EXECUTORS = ("local", "ray")
 

@@ -1,9 +1,9 @@
 """The ``local`` executor: trials run one at a time in the driver's own process.
 
 With a ``measure`` section each trial is measured right after it trains, in the same
-process, with no other trial running: :func:`~suite.executors.base.execute_trial` runs
-:func:`~suite.executors.base.train_trial` then
-:func:`~suite.executors.base.measure_trained`, the measurement the Ray executor runs in a
+process, with no other trial running: :func:`~suite.trial.execute_trial` runs
+:func:`~suite.trial.train_trial` then
+:func:`~suite.trial.measure_trained`, the measurement the Ray executor runs in a
 task that has its node to itself.
 """
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from suite.executors.base import Executor, FeatureStore, TrialTask, execute_trial, resolve_device
+from suite.executors.base import Executor
+from suite.trial import FeatureStore, TrialTask, execute_trial, resolve_device
 
 
 class LocalExecutor(Executor):

@@ -12,7 +12,7 @@ task returns the record and the trained weights; the node it trained on then dra
 (the driver sends it no new training task, see :mod:`suite.executors.ray_nodes`) and,
 once no training task of the run is left on it, a measurement task pinned to that node
 and reserving all of its CPUs rebuilds the model, loads the weights and measures it
-(:func:`~suite.executors.base.measure_trained`, the local executor's own path). The
+(:func:`~suite.trial.measure_trained`, the local executor's own path). The
 other nodes keep training. The driver therefore places every training task on a node
 itself (node affinity, soft: a task of a lost node runs elsewhere). A record is yielded
 only when complete; without a ``measure`` section there is no second task.
@@ -20,7 +20,7 @@ only when complete; without a ``measure`` section there is no second task.
 Faults: a task whose worker process dies (killed, out of memory, node lost) is retried
 by Ray up to ``max_retries`` times, then recorded as ``failed``. With ``trial_timeout``
 the worker stops the trial at its next batch past the deadline (see
-:class:`~suite.executors.base.Deadline`; the measurement counts the training's time); a
+:class:`~suite.trial.Deadline`; the measurement counts the training's time); a
 task still running a grace period after that is cancelled (its worker killed) by the
 driver and recorded as ``failed``, so no trial can hang the run.
 
@@ -47,8 +47,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from suite.errors import SuiteError
-from suite.executors.base import Executor, FeatureStore, TrainedTrial, TrialTask, measure_trained, record_failure, train_trial
+from suite.executors.base import Executor
 from suite.executors.ray_nodes import Nodes, Trained
+from suite.trial import FeatureStore, TrainedTrial, TrialTask, measure_trained, record_failure, train_trial
 
 INSTALL_HINT = "--executor ray needs Ray, an optional extra: pip install -c constraints.txt '.[ray]' (or: pip install ray)"
 #: Seconds past ``trial_timeout`` before the driver cancels a task its worker did not stop.

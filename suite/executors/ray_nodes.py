@@ -20,7 +20,7 @@ class Trained:
     """A trial that finished training and waits to be measured.
 
     Attributes:
-        task (Any): Its :class:`~suite.executors.base.TrialTask`.
+        task (Any): Its :class:`~suite.trial.TrialTask`.
         payload (dict): What the training task returned: ``record``, ``state`` (the
             trained weights), ``n_classes``, ``spent`` (seconds of ``trial_timeout`` used).
         train_seconds (float): How long the driver saw its training task run, counted
