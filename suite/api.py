@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from suite.errors import SuiteError
+from suite.metrics import LATENCY_MS, PARAMS
 
 if TYPE_CHECKING:  # the heavy modules load when a function is called, so `import suite` stays quick
     from suite.config import RunConfig
@@ -109,7 +110,7 @@ def profile(
     models: str | Sequence[str] = "all",
     budget: str | int = "100k",
     *,
-    kind: str = "params",
+    kind: str = PARAMS,
     input: str = "kws",
     classes: int | None = None,
     tolerance: float | None = None,
@@ -192,7 +193,7 @@ def compare(
     return compare_paths(base, new, thresholds, basis=basis, allow_different_data=allow_different_data)  # type: ignore[arg-type]
 
 
-def history(root: str | Path, metric: str = "latency_ms", fail_on: str | FailOn | None = None) -> History:
+def history(root: str | Path, metric: str = LATENCY_MS, fail_on: str | FailOn | None = None) -> History:
     """Follow one metric over every run under ``root`` and mark its steps (``suite history``)."""
     from suite.gate import FailOn, build_history, parse_fail_on
 

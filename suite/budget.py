@@ -22,9 +22,11 @@ from suite.errors import SuiteError, short_repr
 from suite.input_spec import InputSpec
 from suite.measure import count_macs, count_params, model_bytes
 from suite.measure.meta import count_on_meta
+from suite.metrics import MACS, PARAMS
 from suite.models.registry import create_model, get_family
+from suite.numbers import compact_count as format_count
 
-BUDGET_KINDS = ("params", "macs")
+BUDGET_KINDS = (PARAMS, MACS)
 DEFAULT_TOLERANCE = 0.05
 _SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
 _BUDGET_PATTERN = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?|[-+]?\.\d+)\s*([kmg]?)\s*$", re.IGNORECASE)
@@ -49,14 +51,6 @@ def parse_budget(text: str | int) -> int:
     if value < 1 or value != int(value):
         raise SuiteError(f"budget {short_repr(text)} must be a positive whole number, got {value:g}")
     return int(value)
-
-
-def format_count(value: float) -> str:
-    """``101200 -> '101.2k'``, ``3400000 -> '3.4M'``: counts for people."""
-    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.4g}{suffix}"
-    return f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -207,7 +201,7 @@ class MatchedModel:
     def budget_error(self) -> float:
         """``achieved / target - 1`` for the budget's kind."""
         budget = self.match.budget
-        return (self.params if budget.kind == "params" else self.macs) / budget.value - 1
+        return (self.params if budget.kind == PARAMS else self.macs) / budget.value - 1
 
 
 def build_matched(
@@ -219,7 +213,7 @@ def build_matched(
     if match.status != "ok":
         with torch.device("meta"):
             shape_only = create_model(name, n_classes, spec, match.width)
-        macs = count_on_meta(name, spec, match.width, "macs", n_classes)
+        macs = count_on_meta(name, spec, match.width, MACS, n_classes)
         return MatchedModel(match, spec, None, count_params(shape_only), macs, model_bytes(shape_only), None)
     torch.manual_seed(seed)
     model = create_model(name, n_classes, spec, match.width)

@@ -31,6 +31,22 @@ from typing import NoReturn
 
 from suite import __version__
 from suite.errors import SuiteError, short_line
+from suite.metrics import (
+    ACCURACY,
+    BUDGET_ERROR,
+    EPOCHS,
+    LATENCY_E2E_MS,
+    LATENCY_MIN_MS,
+    LATENCY_MS,
+    LATENCY_REL,
+    MACRO_F1,
+    MACS,
+    MODEL_BYTES,
+    PARAMS,
+    PEAK_MEM_INFER_MB,
+    PEAK_MEM_TRAIN_MB,
+    THROUGHPUT,
+)
 
 DEFAULT_CONFIG = "configs/default.yaml"
 #: Exit codes (see the module docstring).
@@ -182,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = commands.add_parser("history", help="trend of one metric over every run under a folder", parents=[common])
     history.add_argument("root", metavar="RESULTS_ROOT", help="folder of results folders")
-    history.add_argument("--metric", default="latency_ms", help="latency_ms (default), latency_rel, accuracy, params, ...")
+    history.add_argument("--metric", default=LATENCY_MS, help="latency_ms (default), latency_rel, accuracy, params, ...")
     history.add_argument("--fail-on", help="thresholds a step must cross to be marked, as for compare (default: theirs)")
     history.add_argument("--out", help="write the table (.md or .csv) and a plot per model beside it")
     history.set_defaults(handler=_history)
@@ -222,15 +238,15 @@ def _profile(args: argparse.Namespace) -> str:
     from suite.api import profile
     from suite.formatting import profile_footer, render
 
-    kind, budget = ("params", args.params) if args.params is not None else ("macs", args.macs)
+    kind, budget = (PARAMS, args.params) if args.params is not None else (MACS, args.macs)
     latency = _latency_settings(args) if args.latency else False
     found = profile(
         args.models, budget, kind=kind, input=args.input, classes=args.classes, tolerance=args.tolerance, latency=latency
     )
-    columns = ["model", "width", "params", "macs", "model_bytes", "budget_error", "status", "reason"]
+    columns = ["model", "width", PARAMS, MACS, MODEL_BYTES, BUDGET_ERROR, "status", "reason"]
     if args.latency:
-        timing = ["latency_ms", "latency_min_ms", "latency_e2e_ms", "latency_rel", "latency_stability", "throughput"]
-        columns[6:6] = [*timing, "peak_mem_infer_mb", "peak_mem_train_mb"]
+        timing = [LATENCY_MS, LATENCY_MIN_MS, LATENCY_E2E_MS, LATENCY_REL, "latency_stability", THROUGHPUT]
+        columns[6:6] = [*timing, PEAK_MEM_INFER_MB, PEAK_MEM_TRAIN_MB]
     return render(found.to_dict("records"), args.format, columns, footer=profile_footer())
 
 
@@ -273,7 +289,7 @@ def _run(args: argparse.Namespace) -> tuple[str, int]:
         settings = (args.data_root, args.cache_dir, args.device, args.retry_failed, executor.resume_options())
         command = resume_command(args.config, interrupted.run_dir, *settings)
         raise RunInterrupted(f"{interrupted}; resume with: {command}", interrupted.run_dir) from None
-    columns = ["model", "budget", "seed", "width", "params", "macs", "accuracy", "macro_f1", "epochs", "status"]
+    columns = ["model", "budget", "seed", "width", PARAMS, MACS, ACCURACY, MACRO_F1, EPOCHS, "status"]
     summary = f"\n\n{failed_summary(result.failed, len(result.records))}" if result.failed else ""
     table = render(result.records, "table", columns)
     return f"{table}{summary}\n\nresults: {result.run_dir}", EXIT_FAILED if result.failed else EXIT_OK

@@ -22,6 +22,7 @@ from suite.data.base import DATASETS
 from suite.errors import SuiteError, short_repr, short_text
 from suite.input_spec import FeatureKind, InputSpec
 from suite.measure.costs import LatencySettings
+from suite.metrics import MACS, PARAMS
 from suite.models import resolve_model_names
 from suite.train import TrainingConfig
 
@@ -80,7 +81,7 @@ class BudgetSection(_Section):
         return self
 
     def budget(self) -> Budget:
-        return Budget.parse("params", self.params) if self.params is not None else Budget.parse("macs", self.macs)  # type: ignore[arg-type]
+        return Budget.parse(PARAMS, self.params) if self.params is not None else Budget.parse(MACS, self.macs)  # type: ignore[arg-type]
 
 
 class MeasureSection(_Section):

@@ -17,8 +17,9 @@ from typing import Any
 
 from tabulate import tabulate
 
-from suite.budget import format_count
 from suite.measure import MAC_CONVENTION
+from suite.metrics import is_metric, shown
+from suite.numbers import compact_count
 
 FORMATS = ("table", "csv", "json", "md")
 #: What Markdown (CommonMark and GitHub's tables) could read as syntax, each backslash-escaped: ``&`` would start
@@ -43,26 +44,14 @@ def one_line(text: object) -> str:
 
 
 def _cell(key: str, value: Any) -> Any:
-    """A value as people read it in a table."""
-    if key in {"params", "macs", "flops", "budget"} and isinstance(value, int):
-        return format_count(value)
-    if key == "model_bytes" and isinstance(value, int):
-        return f"{value / 2**20:.2f} MiB" if value >= 2**20 else f"{value / 2**10:.1f} KiB"
-    if key in {"accuracy", "macro_f1"} and isinstance(value, float):
-        return f"{value:.1%}"
-    if key.endswith("_ms") and isinstance(value, float):
-        return f"{value:.3g} ms"
-    if key.endswith("_mb") and isinstance(value, float):
-        return f"{value:.3g} MiB"
-    if key == "throughput" and isinstance(value, float):
-        return f"{value:,.0f}/s"
-    if key == "latency_rel" and isinstance(value, float):
-        return f"{value:.3g}x"
-    if key == "budget_error" and isinstance(value, float):
-        return f"{value:+.1%}"
+    """A value as people read it in a table: a metric as it declares (:mod:`suite.metrics`), a budget as written."""
     if isinstance(value, (list, tuple)):
         return ", ".join(map(str, value))
-    return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if key == "budget":
+        return compact_count(value)
+    return shown(key, value) if is_metric(key) else value
 
 
 def _shown(value: Any, fmt: str) -> Any:

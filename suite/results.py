@@ -30,13 +30,15 @@ from typing import Any
 
 from suite.errors import SuiteError
 from suite.fileio import append_line, atomic_write
+from suite.metrics import FLOPS, METRICS
 
 #: Version of the folder's layout, in the manifest as ``results_format``. 2: trial ids
 #: cover tolerance and error policy, the manifest records the executor (folders
 #: without the key are format 1: readable by report and compare, not resumable).
 RESULTS_FORMAT = 2
 
-#: Flat columns of results.csv, in order; keys a record lacks are left empty.
+#: Flat columns of results.csv, in order: the trial's identity, every metric (flops aside: it is
+#: 2 x MACs, in trials.jsonl only), then how it went; keys a record lacks are left empty.
 RESULT_COLUMNS = (
     "trial_id",
     "model",
@@ -47,26 +49,7 @@ RESULT_COLUMNS = (
     "budget",
     "seed",
     "width",
-    "params",
-    "macs",
-    "model_bytes",
-    "budget_error",
-    "accuracy",
-    "macro_f1",
-    "epochs",
-    "best_epoch",
-    "train_seconds",
-    "samples_per_second",
-    "latency_ms",
-    "latency_min_ms",
-    "latency_e2e_ms",
-    "latency_iqr_ms",
-    "latency_rel",
-    "throughput",
-    "gflops_achieved",
-    "matmul_gflops",
-    "peak_mem_infer_mb",
-    "peak_mem_train_mb",
+    *(metric for metric in METRICS if metric is not FLOPS),
     "latency_stability",
     "device",
     "status",

@@ -33,6 +33,7 @@ from suite.feature_cache import prepare_features
 from suite.fileio import check_writable
 from suite.input_spec import InputSpec
 from suite.measure import MAC_CONVENTION
+from suite.metrics import ACCURACY
 from suite.models import get_family
 from suite.progress import progress as show_progress
 from suite.results import RESULTS_FORMAT, ResultsWriteError, RunWriter, describe_rejected, new_run_dir, rejected_path
@@ -148,7 +149,7 @@ def trial_id(config: RunConfig, dataset: dict[str, Any], spec: InputSpec, trial:
 
 def _trial_line(done: int, total: int, trial: Trial, record: dict[str, Any]) -> str:
     """One line per finished trial, so a log without a progress bar still shows progress."""
-    outcome = f"accuracy {record['accuracy']:.1%}" if record["status"] == "ok" else record.get("error", "")
+    outcome = f"accuracy {record[ACCURACY]:.1%}" if record["status"] == "ok" else record.get("error", "")
     head = f"[{done}/{total}] {trial.model} {trial.budget} seed {trial.seed}"
     return f"{head}: {record['status']} {outcome} ({record.get('wall_seconds', 0.0):.1f} s)"
 

@@ -32,6 +32,7 @@ from suite.errors import SuiteError
 from suite.feature_cache import prepare_features
 from suite.input_spec import InputSpec
 from suite.measure.costs import measure_costs
+from suite.metrics import BUDGET_ERROR, FLOPS, MACS, MODEL_BYTES, PARAMS
 from suite.models import ModelFamily, get_family
 from suite.models.registry import ensure_family
 from suite.train import TrialData, train_model
@@ -212,10 +213,10 @@ class TrainedTrial:
         if task.family is not None:
             ensure_family(task.family)
         built = build_matched(trial.model, task.spec, trial.budget, n_classes, trial.seed, task.config.tolerance)
-        if built.model is None or (built.match.width, built.params) != (record.get("width"), record.get("params")):
+        if built.model is None or (built.match.width, built.params) != (record.get("width"), record.get(PARAMS)):
             raise RuntimeError(
                 f"the rebuilt model (width {built.match.width}, {built.params} parameters) is not the trained one "
-                f"(width {record.get('width')}, {record.get('params')}); is the same suite version installed on every node?"
+                f"(width {record.get('width')}, {record.get(PARAMS)}); is the same suite version installed on every node?"
             )
         built.model.load_state_dict(torch.load(io.BytesIO(state), weights_only=True))
         return cls(record, built.model, built.spec, built.macs, n_classes, spent)
@@ -271,11 +272,11 @@ def _train(task: TrialTask, store: FeatureStore, device: torch.device, progress:
     record: dict[str, Any] = {
         "feature": built.spec.feature,
         "width": built.match.width,
-        "params": built.params,
-        "macs": built.macs,
-        "flops": 2 * built.macs,
-        "model_bytes": built.model_bytes,
-        "budget_error": built.budget_error,
+        PARAMS: built.params,
+        MACS: built.macs,
+        FLOPS: 2 * built.macs,
+        MODEL_BYTES: built.model_bytes,
+        BUDGET_ERROR: built.budget_error,
         "uncounted_ops": built.uncounted_ops,
     }
     if built.model is None:

@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from markdown_it import MarkdownIt
 
+from suite import numbers
 from suite.cli import main
-from suite.reporting import ReportFiles, numbers, write_report
+from suite.reporting import ReportFiles, write_report
 from tests.report_fixtures import FAMILIES, build_run
 
 PLOTS = ("accuracy-vs-params", "accuracy-vs-macs", "accuracy-vs-latency", "latency-by-batch", "learning-curves",

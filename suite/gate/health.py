@@ -31,13 +31,14 @@ import pandas as pd
 
 from suite.errors import short_line
 from suite.gate.stats import Judgement
+from suite.metrics import ACCURACY, MACRO_F1
 
 #: Seed numbers listed in a row before the rest are elided.
 _LISTED = 8
 #: Longest failure reason quoted in a row.
 _REASON_CHARS = 100
 Seeds = tuple[int | None, ...]  # None: a seed whose number is unknown (from a summary.csv)
-KINDS = ("failed", "missing", "accuracy", "macro_f1")
+KINDS = ("failed", "missing", ACCURACY, MACRO_F1)
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class SeedHealth:
 
     def lost(self, macro_f1: bool = True) -> dict[str, Seeds]:
         """The seeds lost, by kind (:data:`KINDS`); NaN macro-F1 only when ``macro_f1`` counts."""
-        return {"failed": self.failed, "missing": self.missing, "accuracy": self.accuracy,
-                "macro_f1": self.macro_f1 if macro_f1 else ()}  # fmt: skip
+        return {"failed": self.failed, "missing": self.missing, ACCURACY: self.accuracy,
+                MACRO_F1: self.macro_f1 if macro_f1 else ()}  # fmt: skip
 
     @classmethod
     def of_records(cls, group: pd.DataFrame, planned: Iterable[int]) -> SeedHealth:
@@ -82,13 +83,13 @@ class SeedHealth:
         reason = ""
         for seed, records in group.groupby("seed", sort=True):
             ok = records[records["status"] == "ok"]
-            finite = ok[ok["accuracy"].notna()]
+            finite = ok[ok[ACCURACY].notna()]
             if len(finite):
                 sorted_seeds["ok"].append(int(seed))
-                if finite["macro_f1"].isna().all():
-                    sorted_seeds["macro_f1"].append(int(seed))
+                if finite[MACRO_F1].isna().all():
+                    sorted_seeds[MACRO_F1].append(int(seed))
             elif len(ok):
-                sorted_seeds["accuracy"].append(int(seed))
+                sorted_seeds[ACCURACY].append(int(seed))
             elif (records["status"] == "failed").any():
                 sorted_seeds["failed"].append(int(seed))
                 reason = reason or short_line(str(records.loc[records["status"] == "failed", "error"].iloc[-1]), _REASON_CHARS)
@@ -120,7 +121,7 @@ def describe(health: SeedHealth, lost: dict[str, Seeds], side: str) -> str:
     if lost["missing"]:
         missing = lost["missing"]
         parts.append(f"{len(missing)} of {tried} planned seeds never ran in {side}{_listed(missing)} (an unfinished run)")
-    for kind, label in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
+    for kind, label in ((ACCURACY, ACCURACY), (MACRO_F1, "macro-F1")):
         seeds = lost[kind]
         if seeds:
             share = "" if len(seeds) == tried else f" for {len(seeds)} of {tried} seeds"

@@ -29,23 +29,34 @@ from suite.errors import SuiteError
 from suite.gate.sides import KEYS, EmptySide, Side, load_side
 from suite.gate.steps import detect_exact_changes, detect_steps
 from suite.gate.thresholds import FailOn
+from suite.metrics import (
+    ACCURACY,
+    BUDGET_ERROR,
+    HEADLINE,
+    LATENCY_MS,
+    LATENCY_REL,
+    MACRO_F1,
+    MACS,
+    PARAMS,
+    PEAK_MEM_INFER_MB,
+    PEAK_MEM_TRAIN_MB,
+    is_headline,
+)
 from suite.reporting.identity import pooled_identities, unchecked_note
 from suite.reporting.load import expand_run_dirs
 
 #: Metrics ``--metric`` accepts, and the column of :class:`~suite.gate.sides.Side` each one follows.
 HISTORY_METRICS = {
-    "latency_ms": "median_ms",
-    "latency_rel": "median_rel",
-    "accuracy": "accuracy_mean",
-    "macro_f1": "macro_f1_mean",
-    "params": "params",
-    "macs": "macs",
-    "peak_mem_infer_mb": "peak_mem_infer_mb",
-    "peak_mem_train_mb": "peak_mem_train_mb",
+    LATENCY_MS: "median_ms",
+    LATENCY_REL: "median_rel",
+    ACCURACY: "accuracy_mean",
+    MACRO_F1: "macro_f1_mean",
+    PARAMS: PARAMS,
+    MACS: MACS,
+    PEAK_MEM_INFER_MB: PEAK_MEM_INFER_MB,
+    PEAK_MEM_TRAIN_MB: PEAK_MEM_TRAIN_MB,
 }
 MARKS = {"regressed": "▲", "improved": "▼", "changed": "◆"}
-#: The headline latency setting followed (as ``suite compare``'s first latency row).
-HEADLINE = {"scope": "model", "device": "cpu", "backend": "eager", "batch_size": 1, "threads": 1}
 
 
 @dataclass
@@ -109,10 +120,11 @@ def _run_values(side: Side, metric: str) -> pd.DataFrame:
     """Every model's figure of ``metric`` in one run (latency: both bases, chosen later)."""
     if metric.startswith("latency"):
         latency = side.latency
-        headline = np.logical_and.reduce([latency[k] == v for k, v in HEADLINE.items()])
+        fewest = int(latency["threads"].min()) if len(latency) else 1
+        headline = [is_headline(setting, fewest) for setting in latency[[*HEADLINE, "threads"]].to_dict("records")]
         return latency.loc[headline, [*KEYS, "median_ms", "median_rel"]]
     column = HISTORY_METRICS[metric]
-    extra = [c for c in ("budget_error", "infeasible") if c in side.models]  # for the params/MACs tolerance rule
+    extra = [c for c in (BUDGET_ERROR, "infeasible") if c in side.models]  # for the params/MACs tolerance rule
     frame = side.models[[*KEYS, column, *extra]].rename(columns={column: "value"})
     return frame.assign(tolerance=side.tolerance)
 
@@ -120,7 +132,7 @@ def _run_values(side: Side, metric: str) -> pd.DataFrame:
 def _latency_basis(metric: str, machines: set[str]) -> tuple[str, str]:
     """The latency column to follow and the sentence that says why."""
     names = ", ".join(sorted(machines)) or "unknown"
-    if metric == "latency_rel":
+    if metric == LATENCY_REL:
         return (
             "median_rel",
             "Latency followed as latency_rel: the ratio to the calibration kernel timed with it (--metric latency_rel).",
@@ -139,7 +151,7 @@ def _exact_verdicts(series: pd.DataFrame, rule: str) -> list[str]:
     out: list[str] = []
     for verdict, (_, row) in zip(verdicts, series.iterrows(), strict=True):
         if verdict == "changed" and rule != "off":
-            outside = bool(row.get("infeasible", False)) or abs(float(row.get("budget_error", 0) or 0)) > row["tolerance"]
+            outside = bool(row.get("infeasible", False)) or abs(float(row.get(BUDGET_ERROR, 0) or 0)) > row["tolerance"]
             verdict = "regressed" if rule == "any" or outside else "changed"
         out.append(verdict if rule != "off" or verdict == "" else "unchanged")
     return out
@@ -147,10 +159,10 @@ def _exact_verdicts(series: pd.DataFrame, rule: str) -> list[str]:
 
 def _judge_series(series: pd.DataFrame, metric: str, fail_on: FailOn) -> pd.DataFrame:
     """Level, change and verdict of one model's series (rows in run order)."""
-    if metric in ("params", "macs"):
+    if metric in (PARAMS, MACS):
         return series.assign(level=series["value"], change=np.nan, verdict=_exact_verdicts(series, getattr(fail_on, metric)))
     values = series["value"].to_numpy(dtype=float)
-    if metric in ("accuracy", "macro_f1"):  # fitted in points, judged by a drop in points
+    if metric in (ACCURACY, MACRO_F1):  # fitted in points, judged by a drop in points
         fit = detect_steps(values * 100, fail_on.accuracy, relative=False, higher_is_worse=False)
         return series.assign(level=fit.level / 100, change=fit.change, verdict=fit.verdict)
     threshold = fail_on.latency if metric.startswith("latency") else fail_on.memory
@@ -159,9 +171,9 @@ def _judge_series(series: pd.DataFrame, metric: str, fail_on: FailOn) -> pd.Data
 
 
 def _threshold_note(metric: str, fail_on: FailOn) -> str:
-    if metric in ("params", "macs"):
+    if metric in (PARAMS, MACS):
         return f"Params and MACs are exact: every change is a step ({metric}={getattr(fail_on, metric)})."
-    if metric in ("accuracy", "macro_f1"):
+    if metric in (ACCURACY, MACRO_F1):
         threshold = None if fail_on.accuracy is None else f"{fail_on.accuracy:g} pt"
     else:
         value = fail_on.latency if metric.startswith("latency") else fail_on.memory
@@ -171,7 +183,7 @@ def _threshold_note(metric: str, fail_on: FailOn) -> str:
     return f"Threshold: {threshold} from the first level."
 
 
-def build_history(root: str | Path, metric: str = "latency_ms", fail_on: FailOn | None = None) -> History:
+def build_history(root: str | Path, metric: str = LATENCY_MS, fail_on: FailOn | None = None) -> History:
     """Read every run under ``root``, follow ``metric`` model by model, and mark the steps.
 
     Args:
@@ -211,7 +223,7 @@ def build_history(root: str | Path, metric: str = "latency_ms", fail_on: FailOn 
     if metric.startswith("latency"):
         column, why = _latency_basis(metric, machines)
         values = values.rename(columns={column: "value"}).drop(columns=["median_ms", "median_rel"], errors="ignore")
-        followed = "latency_rel" if column == "median_rel" else "latency_ms"
+        followed = LATENCY_REL if column == "median_rel" else LATENCY_MS
         notes.append(why)
     values = values.dropna(subset=["value"])  # a run without the model (or its figure) is skipped by that series
     if values.empty:

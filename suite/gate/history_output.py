@@ -15,6 +15,7 @@ from tabulate import tabulate
 from suite.errors import SuiteError
 from suite.formatting import markdown_text
 from suite.gate.history import MARKS, History, series_labels
+from suite.metrics import MACS, PARAMS
 from suite.reporting.style import family_styles, new_figure, plot_style, save_figure
 
 _VERDICT_STYLE = {"regressed": ("^", "tab:red"), "improved": ("v", "tab:green"), "changed": ("D", "tab:orange")}
@@ -22,7 +23,7 @@ _VERDICT_STYLE = {"regressed": ("^", "tab:red"), "improved": ("v", "tab:green"),
 
 def legend(history: History) -> str:
     """What the marks mean for this history's metric."""
-    if history.metric in ("params", "macs"):
+    if history.metric in (PARAMS, MACS):
         return (
             f"{MARKS['regressed']} changed and failing the `--fail-on {history.metric}` rule, {MARKS['changed']} changed "
             "within it: each change from the run before is a step (params and MACs are exact)."

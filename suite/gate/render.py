@@ -17,9 +17,10 @@ from typing import Any
 
 from tabulate import tabulate
 
-from suite.budget import format_count
 from suite.formatting import markdown_text, one_line
 from suite.gate.compare import Comparison
+from suite.metrics import LATENCY_MS, LATENCY_REL, QUALITY, is_metric, shown
+from suite.numbers import compact_count
 
 FORMATS = ("table", "md", "json")
 _ORDER = {"regressed": 0, "missing": 1, "unstable": 2, "improved": 3, "changed": 4, "unchanged": 5}
@@ -34,29 +35,24 @@ _MARK = {
 
 
 def _value(metric: str, value: Any, basis: str) -> str:
+    """A side's value: a metric as it declares; a latency row (``latency cpu b1 t1``) in the comparison's basis."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if metric in ("accuracy", "macro_f1"):
-        return f"{value:.2%}"
     if metric == "seeds":
         return f"{int(value)} ok"
-    if metric in ("params", "macs"):
-        return format_count(float(value))
-    if metric.startswith("peak_mem"):
-        return f"{value:.3g} MiB"
-    if metric.startswith("latency"):
-        return f"{value:.3g}x ref" if basis == "rel" else f"{value:.3g} ms"
-    return str(value)
+    if metric.startswith(("latency ", "latency e2e")):
+        return LATENCY_REL.show(value) + " ref" if basis == "rel" else LATENCY_MS.show(value)
+    return shown(metric, value) if is_metric(metric) else str(value)
 
 
 def _change(metric: str, change: float | None) -> str:
     if change is None or math.isnan(change):
         return ""
-    return f"{change:+.2f} pt" if metric in ("accuracy", "macro_f1") else f"{change:+.1%}"
+    return f"{change:+.2f} pt" if metric in QUALITY else f"{change:+.1%}"
 
 
 def _budget(row: dict[str, Any]) -> str:
-    return f"{row['budget_kind']}={format_count(float(row['budget']))}"
+    return f"{row['budget_kind']}={compact_count(float(row['budget']))}"
 
 
 def _table_rows(comparison: Comparison, rows: list[dict[str, Any]], marks: bool, markdown: bool) -> list[list[str]]:

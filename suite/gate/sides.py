@@ -30,6 +30,20 @@ from suite.errors import SuiteError
 from suite.gate.accuracy import SeedResults
 from suite.gate.health import SeedHealth
 from suite.gate.latency import Sessions
+from suite.metrics import (
+    ACCURACY,
+    BUDGET_ERROR,
+    LATENCY_REL,
+    MACRO_F1,
+    MACS,
+    MEMORY,
+    PARAMS,
+    PEAK_MEM_INFER_MB,
+    PEAK_MEM_TRAIN_MB,
+    QUALITY,
+    is_headline,
+    seed_aggregations,
+)
 from suite.reporting.identity import DataIdentity, pooled_identities
 from suite.reporting.load import NUMERIC_COLUMNS, RunInfo, expand_run_dirs, load_results
 
@@ -109,22 +123,17 @@ def _from_results(path: Path) -> Side:
     data = pooled_identities(((run.name, run.data) for run in runs), f"{path}: ")
     trials = all_trials[all_trials["status"].isin(["ok", "infeasible", "failed"])]
     # A seed trained in several runs counts once (its mean): runs repeat measurements, not seeds.
-    usable = trials[(trials["status"] == "ok") & trials["accuracy"].notna()]
+    usable = trials[(trials["status"] == "ok") & trials[ACCURACY].notna()]
     ok = usable.groupby([*KEYS, "seed"], sort=False, as_index=False).mean(numeric_only=True)
     models = trials.groupby(KEYS, sort=False).agg(
-        params=("params", "first"),
-        macs=("macs", "first"),
-        budget_error=("budget_error", "first"),
+        params=(PARAMS, "first"),
+        macs=(MACS, "first"),
+        budget_error=(BUDGET_ERROR, "first"),
         infeasible=("status", lambda s: bool((s == "infeasible").all())),
     )
     quality = ok.groupby(KEYS, sort=False).agg(
-        accuracy_mean=("accuracy", "mean"),
-        accuracy_std=("accuracy", "std"),
-        macro_f1_mean=("macro_f1", "mean"),
-        macro_f1_std=("macro_f1", "std"),
-        n_seeds=("accuracy", "count"),
-        peak_mem_infer_mb=("peak_mem_infer_mb", "mean"),
-        peak_mem_train_mb=("peak_mem_train_mb", "mean"),
+        **seed_aggregations((*QUALITY, *MEMORY)),  # as the report's summary aggregates them
+        n_seeds=(ACCURACY, "count"),
     )
     models = models.join(quality).join(_seed_results(usable)).join(_health(all_trials, runs)).reset_index()
     models["n_seeds"] = models["n_seeds"].fillna(0).astype(int)
@@ -182,11 +191,11 @@ def _seed_results(ok: pd.DataFrame) -> pd.DataFrame:
         firsts = group.drop_duplicates("seed").set_index("seed").sort_index()
         predictions = list(firsts["test_predictions"]) if "test_predictions" in firsts else None
         targets = list(firsts["test_targets"]) if "test_targets" in firsts else None
-        accuracy = per_seed["accuracy"].mean()
+        accuracy = per_seed[ACCURACY].mean()
         rows[key] = {
             "accuracy_seeds": SeedResults.from_trials(list(accuracy), predictions, targets),
             # Seeds without a macro-F1 are left out here; the seeds row reports them (suite.gate.health).
-            "macro_f1_seeds": tuple(float(v) for v in per_seed["macro_f1"].mean().dropna()),
+            "macro_f1_seeds": tuple(float(v) for v in per_seed[MACRO_F1].mean().dropna()),
         }
     return pd.DataFrame(list(rows.values()), index=_key_index(list(rows)), columns=["accuracy_seeds", "macro_f1_seeds"])
 
@@ -236,7 +245,7 @@ def _latency_from_timings(timings: pd.DataFrame) -> pd.DataFrame:
             dict(
                 zip([*KEYS, *SETTING], key, strict=True),
                 median_ms=sessions_ms.usable().level() if sessions_ms else float(group["median_ms"].median()),
-                median_rel=sessions_rel.usable().level() if sessions_rel else float(group["latency_rel"].median()),
+                median_rel=sessions_rel.usable().level() if sessions_rel else float(group[LATENCY_REL].median()),
                 sessions_ms=sessions_ms,
                 sessions_rel=sessions_rel,
                 n_unstable=sum(unstable),
@@ -268,7 +277,7 @@ def _from_summary(path: Path) -> Side:
         summary = pd.read_csv(path)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise SuiteError(f"cannot read {path} as a summary.csv: {error}") from None
-    missing = [c for c in [*KEYS, "machine", "accuracy_mean", "n_ok", "params", "macs"] if c not in summary]
+    missing = [c for c in [*KEYS, "machine", "accuracy_mean", "n_ok", PARAMS, MACS] if c not in summary]
     if missing:
         raise SuiteError(f"{path} is not a report's summary.csv: no column {', '.join(missing)}")
     summary, notes = _summary_numbers(summary, path)
@@ -280,19 +289,27 @@ def _from_summary(path: Path) -> Side:
         n_seeds=[len(h.ok) for h in health],
         health=health,
         infeasible=(n_ok == 0) & (summary.get("n_infeasible", 0) > 0),
-        **{c: summary.get(c, np.nan) for c in ("accuracy_std", "macro_f1_mean", "macro_f1_std", "budget_error")},
-        **{c: summary.get(c, np.nan) for c in ("peak_mem_infer_mb", "peak_mem_train_mb")},
+        **{c: summary.get(c, np.nan) for c in ("accuracy_std", "macro_f1_mean", "macro_f1_std", BUDGET_ERROR)},
+        **{c: summary.get(c, np.nan) for c in (PEAK_MEM_INFER_MB, PEAK_MEM_TRAIN_MB)},
     )
     rows = []
+    settings = {}
     for column in summary.columns:
         match = _SETTING_COLUMN.match(column)
-        if not match:
-            continue
-        scope, device, backend, batch, threads = match.groups()
-        headline = (scope, device, backend, batch, threads) == ("model", "cpu", "eager", "1", "1")
+        if match:
+            scope, device, backend, batch, threads = match.groups()
+            settings[column] = {
+                "scope": scope,
+                "device": device,
+                "backend": backend,
+                "batch_size": int(batch),
+                "threads": int(threads),
+            }
+    fewest = min((s["threads"] for s in settings.values()), default=1)
+    for column, setting in settings.items():
+        headline = is_headline(setting, fewest)  # latency_rel in a summary is the headline setting's
         for _, row in summary[summary[column].notna()].iterrows():
-            rel = row.get("latency_rel", np.nan) if headline else np.nan
-            setting = {"scope": scope, "device": device, "backend": backend, "batch_size": int(batch), "threads": int(threads)}
+            rel = row.get(LATENCY_REL, np.nan) if headline else np.nan
             rows.append({**{k: row[k] for k in KEYS}, **setting, "median_ms": row[column], "median_rel": rel})
     latency = pd.DataFrame(rows, columns=[*KEYS, *SETTING, "median_ms", "median_rel"])
     latency = latency.assign(sessions_ms=None, sessions_rel=None, n_unstable=0)

@@ -28,11 +28,12 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from suite.errors import SuiteError, short_text
+from suite.metrics import ACCURACY, MACS, PARAMS
 
 ExactRule = Literal["any", "tolerance", "off"]
 MissingRule = Literal["fail", "ignore"]
 #: The metrics ``--fail-on`` knows, as its error for an unknown one lists them.
-METRICS = ("latency", "accuracy", "memory", "params", "macs", "missing")
+METRICS = ("latency", ACCURACY, "memory", PARAMS, MACS, "missing")
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,9 @@ def parse_fail_on(spec: str | None) -> FailOn:
             raise SuiteError(f"--fail-on: {_shown(item.strip())!r} is not metric=threshold (e.g. latency=10%,accuracy=0.5pt)")
         if metric in ("latency", "memory"):
             fail_on = replace(fail_on, **{metric: _relative(metric, value)})
-        elif metric == "accuracy":
+        elif metric == ACCURACY:
             fail_on = replace(fail_on, accuracy=_points(value))
-        elif metric in ("params", "macs"):
+        elif metric in (PARAMS, MACS):
             fail_on = replace(fail_on, **{metric: _exact(metric, value)})
         elif metric == "missing":
             fail_on = replace(fail_on, missing=_missing(value))

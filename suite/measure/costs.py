@@ -15,6 +15,19 @@ from torch import nn
 from suite.input_spec import InputSpec
 from suite.measure.latency import DEFAULT_MIN_RUN_TIME, Timing, measure_latency
 from suite.measure.memory import inference_peak_bytes, training_peak_bytes
+from suite.metrics import (
+    GFLOPS_ACHIEVED,
+    HEADLINE,
+    LATENCY_E2E_MS,
+    LATENCY_IQR_MS,
+    LATENCY_MIN_MS,
+    LATENCY_MS,
+    LATENCY_REL,
+    MATMUL_GFLOPS,
+    PEAK_MEM_INFER_MB,
+    PEAK_MEM_TRAIN_MB,
+    THROUGHPUT,
+)
 
 MB = 2**20
 
@@ -32,15 +45,12 @@ class LatencySettings(BaseModel):
 
 
 def _headline(timings: list[Timing], scope: str, batch: int) -> Timing | None:
-    """The first ``ok`` timing of ``scope`` at ``batch`` on the CPU with eager (the settings' first thread count)."""
+    """The ``ok`` timing of ``scope`` at ``batch`` in the headline setting (:data:`suite.metrics.HEADLINE`; fewest threads)."""
+    fewest = min((t.threads for t in timings), default=1)
+    wanted = {**HEADLINE, "scope": scope, "batch_size": batch}
     for timing in timings:
-        if (timing.status, timing.scope, timing.batch_size, timing.device, timing.backend) == (
-            "ok",
-            scope,
-            batch,
-            "cpu",
-            "eager",
-        ):
+        setting = {"scope": timing.scope, "device": timing.device, "backend": timing.backend, "batch_size": timing.batch_size}
+        if timing.status == "ok" and setting == wanted and timing.threads == fewest:
             return timing
     return None
 
@@ -87,22 +97,22 @@ def measure_costs(
         single, single_e2e = _headline(timings, "model", 1), _headline(timings, "e2e", 1)
         largest = _headline(timings, "model", max(latency.batch_sizes))
         columns |= {
-            "latency_ms": single.median_ms if single else None,
-            "latency_min_ms": single.min_ms if single else None,
-            "latency_e2e_ms": single_e2e.median_ms if single_e2e else None,
-            "latency_iqr_ms": single.iqr_ms if single else None,
-            "latency_rel": single.latency_rel if single else None,
+            LATENCY_MS: single.median_ms if single else None,
+            LATENCY_MIN_MS: single.min_ms if single else None,
+            LATENCY_E2E_MS: single_e2e.median_ms if single_e2e else None,
+            LATENCY_IQR_MS: single.iqr_ms if single else None,
+            LATENCY_REL: single.latency_rel if single else None,
             "latency_stability": _stability(timings),
-            "throughput": largest.throughput if largest else None,
-            "gflops_achieved": largest.gflops_achieved if largest else None,
-            "matmul_gflops": largest.matmul_gflops if largest else None,
+            THROUGHPUT: largest.throughput if largest else None,
+            GFLOPS_ACHIEVED: largest.gflops_achieved if largest else None,
+            MATMUL_GFLOPS: largest.matmul_gflops if largest else None,
         }
     if memory:
         model = model.cpu()
-        columns["peak_mem_infer_mb"] = inference_peak_bytes(model, spec.example(1)) / MB
+        columns[PEAK_MEM_INFER_MB] = inference_peak_bytes(model, spec.example(1)) / MB
         targets = torch.arange(train_batch_size) % n_classes
         state = {k: v.clone() for k, v in model.state_dict().items()}  # the step updates the weights; put them back
-        columns["peak_mem_train_mb"] = training_peak_bytes(model, spec.example(train_batch_size), targets) / MB
+        columns[PEAK_MEM_TRAIN_MB] = training_peak_bytes(model, spec.example(train_batch_size), targets) / MB
         model.load_state_dict(state)
         model.eval()
     return columns, [t.to_dict() for t in timings]

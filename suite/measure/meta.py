@@ -24,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from suite.input_spec import InputSpec
 from suite.measure.counting import count_params
 from suite.measure.handles import recurrent_macs
+from suite.metrics import PARAMS
 from suite.models.registry import create_model
 
 _RECURRENT_OPS = frozenset({torch.lstm, torch.gru, torch.rnn_tanh, torch.rnn_relu})
@@ -64,7 +65,7 @@ def count_on_meta(name: str, input_spec: InputSpec, width: int, kind: str, n_cla
     """
     with torch.device("meta"):
         model = create_model(name, n_classes, input_spec, width)
-    if kind == "params":
+    if kind == PARAMS:
         return count_params(model)
     model.eval()
     example = torch.empty((1, *input_spec.shape), device="meta")

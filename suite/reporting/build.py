@@ -19,7 +19,7 @@ import pandas as pd
 from suite import __version__
 from suite.errors import SuiteError
 from suite.fileio import atomic_write
-from suite.reporting import numbers
+from suite.metrics import LATENCY_MS, MACS, PARAMS, PEAK_MEM_INFER_MB, budget_text
 from suite.reporting.load import Results, RunInfo, load_results
 from suite.reporting.methodology import families_table, methodology
 from suite.reporting.overview import overview
@@ -117,7 +117,7 @@ def _plots(results: Results, summary: pd.DataFrame, trials: pd.DataFrame, styles
     curves = results.curves[results.curves["trial_id"].isin(keys)]
     timings = results.timings[results.timings["trial_id"].isin(keys)]
     names = [f for f in families(results) if f in set(trials["model"])]
-    plots = [tradeoff_plot(summary, x, styles) for x in ("params", "macs", "latency_ms")]
+    plots = [tradeoff_plot(summary, x, styles) for x in (PARAMS, MACS, LATENCY_MS)]
     plots += [latency_plot(timings, names), learning_curves_plot(curves, styles)]
     finished = summary[summary["n_ok"] > 0]
     if finished.empty:
@@ -154,12 +154,12 @@ def _section(results: Results, summary: pd.DataFrame, key: tuple, styles: dict[s
     machines = list(dict.fromkeys(part["machine"]))
     letters = machine_letters(machines)
     for (_, _, machine, kind, value), board in part.groupby(BOARD, sort=False, dropna=False):
-        heading = numbers.budget(str(kind), value) + (f", machine {letters[machine]} ({machine})" if len(machines) > 1 else "")
+        heading = budget_text(str(kind), value) + (f", machine {letters[machine]} ({machine})" if len(machines) > 1 else "")
         section.leaderboards.append(Board(heading, leaderboard(board, settings, f"{title}; {heading}.")))
     if len(machines) > 1:
         for (kind, value), board in part.groupby(["budget_kind", "budget"], sort=False):
             caption = f"The same models measured on {len(machines)} machines."
-            section.side_by_side.append(Board(numbers.budget(str(kind), value), side_by_side(board, machines, caption)))
+            section.side_by_side.append(Board(budget_text(str(kind), value), side_by_side(board, machines, caption)))
     with plot_style():
         section.plots = [_save(plot, folder, section.slug) for plot in _plots(results, part, trials, styles)]
     return section
@@ -276,7 +276,7 @@ def _write_files(results: Results, folder: Path, chosen: tuple[str, ...]) -> lis
         "sections": sections,
         "problems": problems(results.trials, results.runs),
         "methodology": methodology(
-            results.runs, bool(measured["latency_ms"].notna().any()), bool(measured["peak_mem_infer_mb"].notna().any())
+            results.runs, bool(measured[LATENCY_MS].notna().any()), bool(measured[PEAK_MEM_INFER_MB].notna().any())
         ),
         "families": families_table(names),
         "version": __version__,

@@ -26,6 +26,20 @@ import pandas as pd
 
 from suite.environment import machine_label as environment_machine_label
 from suite.errors import SuiteError
+from suite.metrics import (
+    ACCURACY,
+    BEST_EPOCH,
+    BUDGET_ERROR,
+    EPOCHS,
+    FLOPS,
+    MACRO_F1,
+    MACS,
+    MODEL_BYTES,
+    PARAMS,
+    SAMPLES_PER_SECOND,
+    THROUGHPUT,
+    TRAIN_SECONDS,
+)
 from suite.reporting.identity import DataIdentity, data_identity, pooled_identities, unchecked_note
 from suite.results import RESULT_COLUMNS, read_trial_lines
 
@@ -35,7 +49,7 @@ TRIAL_COLUMNS = (
     "run",
     "machine",
     *RESULT_COLUMNS,
-    "flops",
+    FLOPS,
     "best_val_accuracy",
     "wall_seconds",
     "confusion_matrix",
@@ -44,20 +58,20 @@ NUMERIC_COLUMNS = (
     "budget",
     "seed",
     "width",
-    "params",
-    "macs",
-    "flops",
-    "model_bytes",
-    "budget_error",
-    "accuracy",
-    "macro_f1",
-    "epochs",
-    "best_epoch",
+    PARAMS,
+    MACS,
+    FLOPS,
+    MODEL_BYTES,
+    BUDGET_ERROR,
+    ACCURACY,
+    MACRO_F1,
+    EPOCHS,
+    BEST_EPOCH,
     "best_val_accuracy",
-    "train_seconds",
-    "samples_per_second",
+    TRAIN_SECONDS,
+    SAMPLES_PER_SECOND,
     "wall_seconds",
-    *(c for c in RESULT_COLUMNS if c.startswith(("latency", "peak_", "throughput", "gflops")) and c != "latency_stability"),
+    *(c for c in RESULT_COLUMNS if c.startswith(("latency", "peak_", THROUGHPUT, "gflops")) and c != "latency_stability"),
 )
 #: Keys of a trial record that identify it; copied onto its curve and timing rows.
 KEY_COLUMNS = ("run", "machine", "trial_id", "model", "dataset", "protocol", "budget_kind", "budget", "seed")
@@ -295,7 +309,7 @@ def _numeric_columns(trials: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
             converted = converted.astype(float).mask(infinite)
         trials[column] = converted
     ok = trials["status"] == "ok"
-    for column in ("accuracy", "macro_f1"):
+    for column in (ACCURACY, MACRO_F1):
         unknown = ok & trials[column].isna()
         if unknown.any():
             runs = ", ".join(dict.fromkeys(trials.loc[unknown, "run"].astype(str)))

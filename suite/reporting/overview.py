@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from suite.reporting import numbers
+from suite import numbers
+from suite.metrics import MACS, PARAMS
 from suite.reporting.load import RunInfo
 from suite.reporting.tables import Cell, Table
 
@@ -74,9 +75,9 @@ def training_text(training: dict[str, Any]) -> str:
 def budgets_text(config: dict[str, Any]) -> str:
     parts = []
     for section in config.get("budgets") or []:
-        for kind in ("params", "macs"):
+        for kind in (PARAMS, MACS):
             if isinstance(section, dict) and section.get(kind) is not None:
-                parts.append(f"{section[kind]} {'MACs' if kind == 'macs' else kind}")
+                parts.append(f"{section[kind]} {kind.label}")
     return ", ".join(parts) or numbers.MISSING
 
 

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator, PercentFormatter
 
-from suite.reporting import numbers
+from suite import numbers
+from suite.metrics import BUDGET_ERROR, LATENCY_MS, MACS, PARAMS, budget_text
 from suite.reporting.pareto import pareto_front
 from suite.reporting.style import FamilyStyle, new_figure
 
@@ -43,9 +44,9 @@ class Plot:
 
 
 TRADEOFFS = {
-    "params": ("parameters", numbers.count),
-    "macs": ("MACs per example", numbers.count),
-    "latency_ms": ("latency, CPU, batch 1 (ms)", numbers.milliseconds),
+    PARAMS: ("parameters", numbers.count),
+    MACS: ("MACs per example", numbers.count),
+    LATENCY_MS: ("latency, CPU, batch 1 (ms)", numbers.milliseconds),
 }
 
 
@@ -82,7 +83,7 @@ def _log_axis(ax: Axes, values: pd.Series, formatter: Callable[[float], str]) ->
 def tradeoff_plot(summary: pd.DataFrame, x: str, styles: dict[str, FamilyStyle]) -> Plot:
     """Mean accuracy (± std over seeds) against a cost, log x, with the Pareto front, one panel per machine."""
     label, formatter = TRADEOFFS[x]
-    key = "accuracy-vs-" + ("latency" if x == "latency_ms" else x)
+    key = "accuracy-vs-" + ("latency" if x == LATENCY_MS else x)
     plot = Plot(
         key,
         f"Accuracy vs {label.split(',')[0].split(' (')[0]}",
@@ -92,7 +93,7 @@ def tradeoff_plot(summary: pd.DataFrame, x: str, styles: dict[str, FamilyStyle])
     )
     data = summary[(summary["n_ok"] > 0) & summary[x].notna() & summary["accuracy_mean"].notna()]
     if data.empty:
-        what = "no latency was measured (the config has no measure section)" if x == "latency_ms" else "no trial finished"
+        what = "no latency was measured (the config has no measure section)" if x == LATENCY_MS else "no trial finished"
         plot.note = f"Omitted: {what}."
         return plot
     machines = list(dict.fromkeys(data["machine"]))
@@ -157,7 +158,7 @@ def latency_plot(timings: pd.DataFrame, families: list[str]) -> Plot:
         median_ms=pd.to_numeric(ok["median_ms"], errors="coerce"),
         batch=ok["batch_size"].astype(int).astype(str),
         panel=[
-            f"{numbers.budget(k, b)} · {m} · {d.upper()}, {int(t)} thread{'s' if int(t) > 1 else ''}, {be}"
+            f"{budget_text(k, b)} · {m} · {d.upper()}, {int(t)} thread{'s' if int(t) > 1 else ''}, {be}"
             for k, b, m, d, t, be in ok[["budget_kind", "budget", "machine", "device", "threads", "backend"]].itertuples(
                 index=False
             )
@@ -205,8 +206,8 @@ def budget_plot(summary: pd.DataFrame, styles: dict[str, FamilyStyle], tolerance
         "reported rather than trained.",
     )
     data = summary.copy()
-    achieved = np.where(data["budget_kind"] == "macs", data["macs"], data["params"])
-    data["error"] = data["budget_error"].fillna(pd.Series(achieved / data["budget"] - 1, index=data.index))
+    achieved = np.where(data["budget_kind"] == MACS, data[MACS], data[PARAMS])
+    data["error"] = data[BUDGET_ERROR].fillna(pd.Series(achieved / data["budget"] - 1, index=data.index))
     data = data[data["error"].notna()]
     if data.empty:
         plot.note = "Omitted: no trial recorded its achieved parameters or MACs."
@@ -249,7 +250,7 @@ def budget_plot(summary: pd.DataFrame, styles: dict[str, FamilyStyle], tolerance
                 )
         if len(budgets) > 1:  # one title instead of a label at every point
             targets = ", ".join(numbers.count(b) for b in budgets)
-            ax.set_title(f"{numbers.budget(kind, None)} targets, left to right within each family: {targets}", fontsize=9)
+            ax.set_title(f"{budget_text(kind, None)} targets, left to right within each family: {targets}", fontsize=9)
         ax.set_xticks(range(len(order)), order, rotation=30)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
         ax.set_ylabel(f"achieved / target − 1 ({kind})")

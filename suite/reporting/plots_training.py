@@ -8,7 +8,8 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from suite.reporting import numbers
+from suite import numbers
+from suite.metrics import budget_text
 from suite.reporting.plots import Plot
 from suite.reporting.style import FamilyStyle, new_figure
 
@@ -27,7 +28,7 @@ def learning_curves_plot(curves: pd.DataFrame, styles: dict[str, FamilyStyle]) -
     if data.empty:
         plot.note = "Omitted: the trials recorded no per-epoch curves."
         return plot
-    data = data.assign(budget_label=[numbers.budget(k, b) for k, b in data[["budget_kind", "budget"]].itertuples(index=False)])
+    data = data.assign(budget_label=[budget_text(k, b) for k, b in data[["budget_kind", "budget"]].itertuples(index=False)])
     models = list(dict.fromkeys(data["model"]))
     budgets = list(dict.fromkeys(data["budget_label"]))
     columns = min(5, len(models))
@@ -90,7 +91,7 @@ def learning_curves_plot(curves: pd.DataFrame, styles: dict[str, FamilyStyle]) -
 
 def confusion_plot(trials: pd.DataFrame, best: pd.Series, class_names: list[str]) -> Plot:
     """Confusion matrix of the most accurate model, summed over its seeds, coloured by recall per true class."""
-    title = f"Confusion matrix: {best['model']} at {numbers.budget(best['budget_kind'], best['budget'])}"
+    title = f"Confusion matrix: {best['model']} at {budget_text(best['budget_kind'], best['budget'])}"
     plot = Plot(
         "confusion-best",
         title,

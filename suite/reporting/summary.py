@@ -7,21 +7,20 @@ that finished; latency and memory are the mean over seeds of each trial's median
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from suite.metrics import MACS, METRICS, PARAMS, is_headline, seed_aggregations
 from suite.reporting.load import Results
-from suite.results import RESULT_COLUMNS
 
 #: One leaderboard row per group; a leaderboard is one (data set, protocol, machine, budget).
 GROUP = ["dataset", "protocol", "machine", "budget_kind", "budget", "model"]
 BOARD = GROUP[:-1]
-#: The per-trial figures averaged over seeds: results.csv's columns from training length to peak memory.
-MEAN_COLUMNS = RESULT_COLUMNS[RESULT_COLUMNS.index("epochs") : RESULT_COLUMNS.index("peak_mem_train_mb") + 1]
-#: Per-model figures that do not vary with the seed (the first trial's are taken).
-FIRST_COLUMNS = ("feature", "width", "params", "macs", "flops", "model_bytes", "budget_error")
+#: Per-model figures that do not vary with the seed (the first trial's are taken): the metrics that say so.
+FIRST_COLUMNS = ("feature", "width", *seed_aggregations(METRICS, kinds=("first",)))
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,9 @@ def timed_settings(results: Results) -> list[Setting]:
 
 
 def headline_setting(settings: list[Setting]) -> Setting | None:
-    """The setting behind ``latency_ms``: model scope, CPU, eager, batch 1, the first thread count timed."""
-    return next((s for s in settings if (s.scope, s.device, s.backend, s.batch_size) == ("model", "cpu", "eager", 1)), None)
+    """The setting behind ``latency_ms`` (:data:`suite.metrics.HEADLINE`: model scope, CPU, eager, batch 1, fewest threads)."""
+    fewest = min((s.threads for s in settings), default=1)
+    return next((s for s in settings if is_headline(dataclasses.asdict(s), fewest)), None)
 
 
 def _setting_columns(results: Results) -> pd.DataFrame:
@@ -113,13 +113,7 @@ def summarise(results: Results) -> pd.DataFrame:
     ok_groups = ok.groupby(GROUP, sort=False, dropna=False)
     quality = ok_groups.agg(
         seeds=("seed", lambda s: " ".join(str(int(v)) for v in sorted(s.dropna()))),
-        accuracy_mean=("accuracy", "mean"),
-        accuracy_std=("accuracy", "std"),
-        accuracy_min=("accuracy", "min"),
-        accuracy_max=("accuracy", "max"),
-        macro_f1_mean=("macro_f1", "mean"),
-        macro_f1_std=("macro_f1", "std"),
-        **{column: (column, "mean") for column in MEAN_COLUMNS},
+        **seed_aggregations(METRICS),  # as each metric declares: mean, std, min and max, or the mean
         # Seeds whose latency was measured while the machine was visibly disturbed.
         n_unstable=("latency_stability", lambda s: int((s == "unstable").sum())),
     )
@@ -138,7 +132,7 @@ def summarise(results: Results) -> pd.DataFrame:
         _rank=summary["rank"].fillna(np.inf),
         _family=summary["model"].map(order),
         _machine=summary["machine"].map(machines),
-        _kind=summary["budget_kind"].map({"params": 0, "macs": 1}).fillna(2),
+        _kind=summary["budget_kind"].map({PARAMS: 0, MACS: 1}).fillna(2),
         _section=summary.groupby(["dataset", "protocol"], sort=False, dropna=False).ngroup(),
     )
     # Data set, then budget (parameters before MACs, small to large), then machine: one budget's boards together.

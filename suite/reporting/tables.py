@@ -13,7 +13,18 @@ from typing import Any
 
 import pandas as pd
 
-from suite.reporting import numbers
+from suite import numbers
+from suite.metrics import (
+    ACCURACY,
+    LATENCY_MS,
+    LATENCY_REL,
+    MACS,
+    PARAMS,
+    PEAK_MEM_INFER_MB,
+    PEAK_MEM_TRAIN_MB,
+    TRAIN_SECONDS,
+    budget_text,
+)
 from suite.reporting.load import RunInfo
 from suite.reporting.summary import Setting, headline_setting
 
@@ -72,7 +83,7 @@ def _unstable(row: pd.Series) -> bool:
 
 def _latency_cell(row: pd.Series) -> str:
     """The headline latency, marked when a seed's figures were measured on a disturbed machine."""
-    return numbers.milliseconds(row["latency_ms"]) + (" (unstable)" if _unstable(row) else "")
+    return numbers.milliseconds(row[LATENCY_MS]) + (" (unstable)" if _unstable(row) else "")
 
 
 def leaderboard_columns(board: pd.DataFrame, settings: list[Setting]) -> list[Column]:
@@ -81,15 +92,15 @@ def leaderboard_columns(board: pd.DataFrame, settings: list[Setting]) -> list[Co
         Column("rank", "rank", lambda r: numbers.plain(r["rank"]), numeric=True),
         Column("model", "model", lambda r: str(r["model"]), numeric=False),
         # Quality first: on a narrow screen the columns that decide the ranking stay in view.
-        Column("accuracy", "accuracy_mean", lambda r: numbers.percent(r["accuracy_mean"], r["accuracy_std"]), "max"),
+        Column(ACCURACY, "accuracy_mean", lambda r: numbers.percent(r["accuracy_mean"], r["accuracy_std"]), "max"),
         Column("macro-F1", "macro_f1_mean", lambda r: numbers.percent(r["macro_f1_mean"], r["macro_f1_std"]), "max"),
         Column("seeds", "n_ok", _seeds),
         Column("width", "width", lambda r: numbers.plain(r["width"])),
-        Column("params", "params", lambda r: numbers.count(r["params"]), "min"),
-        Column("MACs", "macs", lambda r: numbers.count(r["macs"]), "min"),
+        Column(PARAMS, PARAMS, lambda r: numbers.count(r[PARAMS]), "min"),
+        Column("MACs", MACS, lambda r: numbers.count(r[MACS]), "min"),
     ]
-    if board["latency_ms"].notna().any():
-        columns.append(Column("latency CPU b1", "latency_ms", _latency_cell, "min"))
+    if board[LATENCY_MS].notna().any():
+        columns.append(Column("latency CPU b1", LATENCY_MS, _latency_cell, "min"))
     headline = headline_setting(settings)
     show_threads = len({s.threads for s in settings}) > 1
     others = [s for s in settings if s != headline and s.column in board and board[s.column].notna().any()]
@@ -103,12 +114,12 @@ def leaderboard_columns(board: pd.DataFrame, settings: list[Setting]) -> list[Co
             )
         )
     optional = [
-        Column("latency ÷ reference", "latency_rel", lambda r: numbers.ratio(r["latency_rel"]), "min"),
-        Column("peak memory, inference", "peak_mem_infer_mb", lambda r: numbers.mebibytes(r["peak_mem_infer_mb"]), "min"),
-        Column("peak memory, training step", "peak_mem_train_mb", lambda r: numbers.mebibytes(r["peak_mem_train_mb"]), "min"),
+        Column("latency ÷ reference", LATENCY_REL, lambda r: numbers.ratio(r[LATENCY_REL]), "min"),
+        Column("peak memory, inference", PEAK_MEM_INFER_MB, lambda r: numbers.mebibytes(r[PEAK_MEM_INFER_MB]), "min"),
+        Column("peak memory, training step", PEAK_MEM_TRAIN_MB, lambda r: numbers.mebibytes(r[PEAK_MEM_TRAIN_MB]), "min"),
     ]
     columns += [c for c in optional if board[c.value].notna().any()]
-    columns.append(Column("train time", "train_seconds", lambda r: numbers.seconds(r["train_seconds"]), "min"))
+    columns.append(Column("train time", TRAIN_SECONDS, lambda r: numbers.seconds(r[TRAIN_SECONDS]), "min"))
     return columns
 
 
@@ -140,10 +151,10 @@ def side_by_side(board: pd.DataFrame, machines: list[str], caption: str) -> Tabl
     """One budget's models on several machines: each metric with a column per machine."""
     letters = machine_letters(machines)
     metrics = [
-        ("accuracy", "accuracy_mean", lambda r: numbers.percent(r["accuracy_mean"], r["accuracy_std"])),
-        ("latency CPU b1", "latency_ms", lambda r: numbers.milliseconds(r["latency_ms"])),
-        ("latency ÷ reference", "latency_rel", lambda r: numbers.ratio(r["latency_rel"])),
-        ("train time", "train_seconds", lambda r: numbers.seconds(r["train_seconds"])),
+        (ACCURACY, "accuracy_mean", lambda r: numbers.percent(r["accuracy_mean"], r["accuracy_std"])),
+        ("latency CPU b1", LATENCY_MS, lambda r: numbers.milliseconds(r[LATENCY_MS])),
+        ("latency ÷ reference", LATENCY_REL, lambda r: numbers.ratio(r[LATENCY_REL])),
+        ("train time", TRAIN_SECONDS, lambda r: numbers.seconds(r[TRAIN_SECONDS])),
     ]
     metrics = [m for m in metrics if board[m[1]].notna().any()]
     columns = ["model"] + [f"{title} ({letters[m]})" for title, _, _ in metrics for m in machines]
@@ -165,7 +176,7 @@ def _planned(run: RunInfo) -> list[tuple[str, str, int, int]]:
     config = run.manifest.get("config") or {}
     budgets = []
     for section in config.get("budgets") or []:
-        for kind in ("params", "macs"):
+        for kind in (PARAMS, MACS):
             if isinstance(section, dict) and section.get(kind) is not None:
                 budgets.append((kind, parse_budget(section[kind])))
     return [(m, k, b, s) for k, b in budgets for m in config.get("models") or [] for s in config.get("seeds") or []]
@@ -201,7 +212,7 @@ def _problem_row(run: str, model: Any, kind: Any, value: Any, seed: Any, status:
     return [
         Cell(str(run)),
         Cell(str(model)),
-        Cell(numbers.budget(str(kind), value), numeric=True),
+        Cell(budget_text(str(kind), value), numeric=True),
         Cell(numbers.plain(seed), numeric=True),
         Cell(status),
         Cell(" ".join(str(reason).split())),  # one line: tracebacks and newlines would break a Markdown row

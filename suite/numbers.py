@@ -1,4 +1,4 @@
-"""Numbers as people read them in a report: ``98.4 ± 0.3 %``, ``101.2 k``, ``3.4 M``, ``0.82 ms``.
+"""Numbers as people read them: ``98.4 ± 0.3 %``, ``101.2 k``, ``3.4 M``, ``0.82 ms``; the one place figures are formatted.
 
 Every function takes what a pandas column holds (float, int, NaN or None) and returns
 a string; a missing value is an em dash, so an empty cell never looks like a zero.
@@ -91,7 +91,14 @@ def plain(value: Any, digits: int = 3) -> str:
     return f"{value:,.0f}" if value.is_integer() else f"{value:.{digits}g}"
 
 
-def budget(kind: str, value: Any) -> str:
-    """``('params', 100000) -> '100 k params'``, ``('macs', 2e6) -> '2 M MACs'``."""
-    name = {"macs": "MACs"}.get(kind, str(kind))
-    return f"{count(value)} {name}" if not missing(value) else name
+def compact_count(value: float) -> str:
+    """``101200 -> '101.2k'``, ``3400000 -> '3.4M'``: a count as a budget is written (``params=100k``)."""
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g}{suffix}"
+    return f"{value:g}"
+
+
+def rate(value: Any) -> str:
+    """Examples per second: ``1234.5 -> '1,234/s'``."""
+    return MISSING if missing(value) else f"{float(value):,.0f}/s"

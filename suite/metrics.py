@@ -1,0 +1,205 @@
+"""Every metric the suite records, defined once: its column, unit, direction, aggregation over seeds, format and judge.
+
+In the manner of lm-evaluation-harness's ``api/metrics.py``: a metric declares what it
+is, and the results folder, the report, ``suite compare`` and ``suite history`` read the
+declaration instead of repeating it. A :class:`Metric` *is* its column name (a ``str``),
+so ``record[ACCURACY]`` and ``frame[PARAMS]`` read as the column they are; no metric
+name is written as a string anywhere else in the package (``tests/test_metrics.py``
+checks that).
+
+The **headline latency** is one setting, :data:`HEADLINE`: model scope, CPU, eager,
+batch 1, and the fewest threads the run timed (1 unless a config says otherwise).
+``latency_ms`` is that setting's median; ``suite compare`` and ``suite history`` follow
+the same setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+from suite import numbers
+
+Direction = Literal["higher", "lower"]
+#: How a metric's per-trial values become one per model: ``spread`` keeps mean, sample std, min
+#: and max over seeds; ``mean`` the mean; ``first`` one value (it does not vary with the seed).
+OverSeeds = Literal["spread", "mean", "first"]
+#: The judge of ``suite compare`` (its threshold's name in ``--fail-on``), or ``None`` when not judged.
+Judge = Literal["accuracy", "macro_f1", "latency", "memory", "count"]
+
+
+class Metric(str):
+    """A metric: its column name (the string itself) and how the suite treats it.
+
+    Attributes:
+        label (str): Its name for people (table headings, axes).
+        unit (str): Its unit as shown (``"%"``, ``"ms"``, ``"MiB"``, ``""``).
+        direction (Direction | None): Which way is better; ``None`` for a fact with no better side.
+        over_seeds (OverSeeds): How it aggregates over seeds and folds.
+        judge (Judge | None): How ``suite compare`` judges a change of it.
+        show (Callable[[Any], str]): Formats one value for people (:mod:`suite.numbers`).
+    """
+
+    label: str
+    unit: str
+    direction: Direction | None
+    over_seeds: OverSeeds
+    judge: Judge | None
+    show: Callable[[Any], str]
+
+    def __new__(
+        cls,
+        name: str,
+        *,
+        label: str,
+        unit: str,
+        show: Callable[[Any], str],
+        direction: Direction | None = None,
+        over_seeds: OverSeeds = "mean",
+        judge: Judge | None = None,
+    ) -> Metric:
+        metric = super().__new__(cls, name)
+        metric.label, metric.unit, metric.show = label, unit, show
+        metric.direction, metric.over_seeds, metric.judge = direction, over_seeds, judge
+        return metric
+
+    def __reduce__(self) -> tuple[Callable[[str], Metric], tuple[str]]:
+        return by_name, (str(self),)  # unpickled (a Ray worker) as the one definition, not a copy
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+
+def _bytes(value: Any) -> str:
+    return numbers.mebibytes(float(value) / 2**20) if not numbers.missing(value) else numbers.MISSING
+
+
+ACCURACY = Metric(
+    "accuracy", label="accuracy", unit="%", show=numbers.percent, direction="higher", over_seeds="spread", judge="accuracy"
+)
+MACRO_F1 = Metric(
+    "macro_f1", label="macro-F1", unit="%", show=numbers.percent, direction="higher", over_seeds="spread", judge="macro_f1"
+)
+PARAMS = Metric("params", label="params", unit="", show=numbers.count, direction="lower", over_seeds="first", judge="count")
+MACS = Metric("macs", label="MACs", unit="", show=numbers.count, direction="lower", over_seeds="first", judge="count")
+FLOPS = Metric("flops", label="FLOPs", unit="", show=numbers.count, over_seeds="first")
+MODEL_BYTES = Metric("model_bytes", label="model size", unit="MiB", show=_bytes, over_seeds="first")
+BUDGET_ERROR = Metric("budget_error", label="budget error", unit="%", show=numbers.signed_percent, over_seeds="first")
+EPOCHS = Metric("epochs", label="epochs", unit="", show=numbers.plain)
+BEST_EPOCH = Metric("best_epoch", label="best epoch", unit="", show=numbers.plain)
+TRAIN_SECONDS = Metric("train_seconds", label="train time", unit="s", show=numbers.seconds, direction="lower")
+SAMPLES_PER_SECOND = Metric("samples_per_second", label="training rate", unit="/s", show=numbers.rate, direction="higher")
+LATENCY_MS = Metric(
+    "latency_ms", label="latency CPU b1", unit="ms", show=numbers.milliseconds, direction="lower", judge="latency"
+)
+LATENCY_MIN_MS = Metric("latency_min_ms", label="latency, fastest block", unit="ms", show=numbers.milliseconds, direction="lower")
+LATENCY_E2E_MS = Metric("latency_e2e_ms", label="latency e2e CPU b1", unit="ms", show=numbers.milliseconds, direction="lower")
+LATENCY_IQR_MS = Metric("latency_iqr_ms", label="latency IQR", unit="ms", show=numbers.milliseconds)
+LATENCY_REL = Metric("latency_rel", label="latency ÷ reference", unit="x", show=numbers.ratio, direction="lower", judge="latency")
+THROUGHPUT = Metric("throughput", label="throughput", unit="/s", show=numbers.rate, direction="higher")
+GFLOPS_ACHIEVED = Metric("gflops_achieved", label="GFLOP/s achieved", unit="GFLOP/s", show=numbers.plain, direction="higher")
+MATMUL_GFLOPS = Metric("matmul_gflops", label="reference matmul GFLOP/s", unit="GFLOP/s", show=numbers.plain)
+PEAK_MEM_INFER_MB = Metric(
+    "peak_mem_infer_mb", label="peak memory, inference", unit="MiB", show=numbers.mebibytes, direction="lower", judge="memory"
+)
+PEAK_MEM_TRAIN_MB = Metric(
+    "peak_mem_train_mb", label="peak memory, training step", unit="MiB", show=numbers.mebibytes, direction="lower", judge="memory"
+)
+
+#: Every metric, in the order of ``results.csv``'s columns (``flops`` is kept in ``trials.jsonl`` only).
+METRICS: tuple[Metric, ...] = (
+    PARAMS,
+    MACS,
+    MODEL_BYTES,
+    BUDGET_ERROR,
+    ACCURACY,
+    MACRO_F1,
+    EPOCHS,
+    BEST_EPOCH,
+    TRAIN_SECONDS,
+    SAMPLES_PER_SECOND,
+    LATENCY_MS,
+    LATENCY_MIN_MS,
+    LATENCY_E2E_MS,
+    LATENCY_IQR_MS,
+    LATENCY_REL,
+    THROUGHPUT,
+    GFLOPS_ACHIEVED,
+    MATMUL_GFLOPS,
+    PEAK_MEM_INFER_MB,
+    PEAK_MEM_TRAIN_MB,
+    FLOPS,
+)
+_BY_NAME: dict[str, Metric] = {str(metric): metric for metric in METRICS}
+#: What a budget may count.
+BUDGET_KINDS: tuple[Metric, ...] = (PARAMS, MACS)
+BudgetKind = Literal["params", "macs"]  # typing needs the literals; BUDGET_KINDS is the definition
+#: Metrics of a trial's quality (from its test predictions), judged against the seed-to-seed spread.
+QUALITY: tuple[Metric, ...] = (ACCURACY, MACRO_F1)
+#: The timed figures of ``measure_costs``, in its order.
+TIMED: tuple[Metric, ...] = (
+    LATENCY_MS,
+    LATENCY_MIN_MS,
+    LATENCY_E2E_MS,
+    LATENCY_IQR_MS,
+    LATENCY_REL,
+    THROUGHPUT,
+    GFLOPS_ACHIEVED,
+    MATMUL_GFLOPS,
+)
+MEMORY: tuple[Metric, ...] = (PEAK_MEM_INFER_MB, PEAK_MEM_TRAIN_MB)
+
+#: The headline latency setting (see the module docstring); the threads are the fewest the run timed.
+HEADLINE: Mapping[str, Any] = {"scope": "model", "device": "cpu", "backend": "eager", "batch_size": 1}
+
+
+def budget_text(kind: str, value: Any) -> str:
+    """A budget as a heading: ``('params', 100000) -> '100 k params'``, ``('macs', 2e6) -> '2 M MACs'``."""
+    label = _BY_NAME[kind].label if kind in _BY_NAME else str(kind)
+    return f"{numbers.count(value)} {label}" if not numbers.missing(value) else label
+
+
+def by_name(name: str) -> Metric:
+    """The metric whose column is ``name``.
+
+    Raises:
+        KeyError: when no metric has that column.
+    """
+    return _BY_NAME[name]
+
+
+def is_metric(name: object) -> bool:
+    return isinstance(name, str) and name in _BY_NAME
+
+
+def shown(name: str, value: Any) -> str:
+    """``value`` of column ``name`` as people read it: the metric's own format, else the value as text."""
+    metric = _BY_NAME.get(name)
+    if metric is not None:
+        return metric.show(value)
+    return numbers.MISSING if value is None else str(value)
+
+
+def seed_aggregations(metrics: Iterable[Metric], kinds: Iterable[OverSeeds] = ("spread", "mean")) -> dict[str, tuple[str, str]]:
+    """Named aggregations (for ``DataFrame.groupby(...).agg(**...)``) of ``metrics`` over the seeds of a group.
+
+    A ``spread`` metric gives ``<name>_mean``, ``<name>_std`` (sample, NaN for one seed),
+    ``<name>_min`` and ``<name>_max``; a ``mean`` metric its mean under its own name; a
+    ``first`` metric its first value under its own name. Only metrics whose kind is in ``kinds``.
+    """
+    wanted = set(kinds)
+    specs: dict[str, tuple[str, str]] = {}
+    for metric in metrics:
+        if metric.over_seeds not in wanted:
+            continue
+        if metric.over_seeds == "spread":
+            specs |= {f"{metric}_{stat}": (str(metric), stat) for stat in ("mean", "std", "min", "max")}
+        else:
+            specs[str(metric)] = (str(metric), "first" if metric.over_seeds == "first" else "mean")
+    return specs
+
+
+def is_headline(setting: Mapping[str, Any], fewest_threads: int = 1) -> bool:
+    """Whether a timed ``setting`` (scope, device, backend, batch_size, threads) is the headline one."""
+    return all(setting.get(key) == value for key, value in HEADLINE.items()) and int(setting.get("threads", 1)) == fewest_threads
