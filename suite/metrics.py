@@ -169,6 +169,11 @@ def by_name(name: str) -> Metric:
     return _BY_NAME[name]
 
 
+def judged_by(*judges: Judge) -> tuple[Metric, ...]:
+    """The metrics ``suite compare`` judges with any of ``judges``, in :data:`METRICS` order."""
+    return tuple(metric for metric in METRICS if metric.judge in judges)
+
+
 def is_metric(name: object) -> bool:
     return isinstance(name, str) and name in _BY_NAME
 

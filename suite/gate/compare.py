@@ -30,7 +30,7 @@ from suite.gate.macro_f1 import judge_macro_f1
 from suite.gate.sides import KEYS, SETTING, Side, load_side
 from suite.gate.stats import Judgement, judge_exact, judge_relative
 from suite.gate.thresholds import FailOn
-from suite.metrics import ACCURACY, BUDGET_ERROR, MACRO_F1, MACS, PARAMS, PEAK_MEM_INFER_MB, PEAK_MEM_TRAIN_MB
+from suite.metrics import ACCURACY, BUDGET_ERROR, judged_by
 from suite.reporting.identity import data_difference, unchecked_note
 
 Basis = Literal["auto", "ms", "rel"]
@@ -124,17 +124,17 @@ def _model_rows(key: dict[str, Any], b: pd.Series, n: pd.Series, base: Side, new
         if seeds is not None:
             rows.append(_row(key, "seeds", _seed_count(b), _seed_count(n), seeds))
     if fail_on.accuracy is not None and n["n_seeds"] > 0 and b["n_seeds"] > 0:
-        for metric in (ACCURACY, MACRO_F1):
+        for metric in judged_by("accuracy", "macro_f1"):
             if math.isnan(b[f"{metric}_mean"]) or math.isnan(n[f"{metric}_mean"]):
                 continue
             judged = _judge_quality(metric, b, n, fail_on.accuracy)
             rows.append(_row(key, metric, b[f"{metric}_mean"], n[f"{metric}_mean"], judged))
     out_of_tolerance = bool(n["infeasible"]) or abs(n.get(BUDGET_ERROR, 0) or 0) > new.tolerance
-    for metric in (PARAMS, MACS):
+    for metric in judged_by("count"):
         rule = getattr(fail_on, metric)
         if rule != "off" and not (math.isnan(b[metric]) or math.isnan(n[metric])):
             rows.append(_row(key, metric, b[metric], n[metric], judge_exact(b[metric], n[metric], rule, out_of_tolerance)))
-    for metric in (PEAK_MEM_INFER_MB, PEAK_MEM_TRAIN_MB):
+    for metric in judged_by("memory"):
         if fail_on.memory is not None and pd.notna(b.get(metric)) and pd.notna(n.get(metric)):
             rows.append(_row(key, metric, b[metric], n[metric], judge_relative(b[metric], n[metric], fail_on.memory)))
     return rows

@@ -6,6 +6,7 @@ trials that failed, were infeasible or have not run yet.
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +19,13 @@ from suite.metrics import (
     ACCURACY,
     LATENCY_MS,
     LATENCY_REL,
+    MACRO_F1,
     MACS,
     PARAMS,
     PEAK_MEM_INFER_MB,
     PEAK_MEM_TRAIN_MB,
     TRAIN_SECONDS,
+    Metric,
     budget_text,
 )
 from suite.reporting.load import RunInfo
@@ -61,6 +64,15 @@ class Column:
     best: str | None = None
     numeric: bool = True
 
+    @classmethod
+    def of(cls, metric: Metric) -> Column:
+        """A metric's column as it declares itself: its label, its format, its better direction; a spread metric with ±."""
+        best = {"higher": "max", "lower": "min", None: None}[metric.direction]
+        if metric.over_seeds == "spread":
+            mean, std = f"{metric}_mean", f"{metric}_std"
+            return cls(metric.label, mean, lambda r: numbers.percent(r[mean], r[std]), best)
+        return cls(metric.label, metric, lambda r: metric.show(r[metric]), best)
+
 
 def _mark_best(frame: pd.DataFrame, column: Column) -> pd.Series:
     """True where the column holds its best value among finished models (ties all marked); never for one value."""
@@ -83,7 +95,7 @@ def _unstable(row: pd.Series) -> bool:
 
 def _latency_cell(row: pd.Series) -> str:
     """The headline latency, marked when a seed's figures were measured on a disturbed machine."""
-    return numbers.milliseconds(row[LATENCY_MS]) + (" (unstable)" if _unstable(row) else "")
+    return LATENCY_MS.show(row[LATENCY_MS]) + (" (unstable)" if _unstable(row) else "")
 
 
 def leaderboard_columns(board: pd.DataFrame, settings: list[Setting]) -> list[Column]:
@@ -92,15 +104,15 @@ def leaderboard_columns(board: pd.DataFrame, settings: list[Setting]) -> list[Co
         Column("rank", "rank", lambda r: numbers.plain(r["rank"]), numeric=True),
         Column("model", "model", lambda r: str(r["model"]), numeric=False),
         # Quality first: on a narrow screen the columns that decide the ranking stay in view.
-        Column(ACCURACY, "accuracy_mean", lambda r: numbers.percent(r["accuracy_mean"], r["accuracy_std"]), "max"),
-        Column("macro-F1", "macro_f1_mean", lambda r: numbers.percent(r["macro_f1_mean"], r["macro_f1_std"]), "max"),
+        Column.of(ACCURACY),
+        Column.of(MACRO_F1),
         Column("seeds", "n_ok", _seeds),
         Column("width", "width", lambda r: numbers.plain(r["width"])),
-        Column(PARAMS, PARAMS, lambda r: numbers.count(r[PARAMS]), "min"),
-        Column("MACs", MACS, lambda r: numbers.count(r[MACS]), "min"),
+        Column.of(PARAMS),
+        Column.of(MACS),
     ]
     if board[LATENCY_MS].notna().any():
-        columns.append(Column("latency CPU b1", LATENCY_MS, _latency_cell, "min"))
+        columns.append(dataclasses.replace(Column.of(LATENCY_MS), fmt=_latency_cell))
     headline = headline_setting(settings)
     show_threads = len({s.threads for s in settings}) > 1
     others = [s for s in settings if s != headline and s.column in board and board[s.column].notna().any()]
@@ -113,13 +125,9 @@ def leaderboard_columns(board: pd.DataFrame, settings: list[Setting]) -> list[Co
                 "min",
             )
         )
-    optional = [
-        Column("latency ÷ reference", LATENCY_REL, lambda r: numbers.ratio(r[LATENCY_REL]), "min"),
-        Column("peak memory, inference", PEAK_MEM_INFER_MB, lambda r: numbers.mebibytes(r[PEAK_MEM_INFER_MB]), "min"),
-        Column("peak memory, training step", PEAK_MEM_TRAIN_MB, lambda r: numbers.mebibytes(r[PEAK_MEM_TRAIN_MB]), "min"),
-    ]
+    optional = [Column.of(LATENCY_REL), Column.of(PEAK_MEM_INFER_MB), Column.of(PEAK_MEM_TRAIN_MB)]
     columns += [c for c in optional if board[c.value].notna().any()]
-    columns.append(Column("train time", TRAIN_SECONDS, lambda r: numbers.seconds(r[TRAIN_SECONDS]), "min"))
+    columns.append(Column.of(TRAIN_SECONDS))
     return columns
 
 
