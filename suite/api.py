@@ -207,7 +207,7 @@ def load_results(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     Folders written by older versions of the suite are read as ``suite report`` reads them;
     what was skipped is in ``DataFrame.attrs["notes"]``.
     """
-    from suite.reporting.load import load_results as load
+    from suite.results.load import load_results as load
 
     loaded = load([paths] if isinstance(paths, str | Path) else list(paths))
     trials = loaded.trials

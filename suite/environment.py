@@ -3,7 +3,7 @@
 In the manner of lm-evaluation-harness, every results folder carries this, so a number
 can always be traced to the code and the hardware that produced it. :func:`machine_label`
 is the one name a machine goes by (in a trial record, and for a manifest in
-:mod:`suite.reporting.load`), so reports and ``suite compare`` tell machines apart the same
+:mod:`suite.results.load`), so reports and ``suite compare`` tell machines apart the same
 way whichever executor measured on them.
 """
 

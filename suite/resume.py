@@ -17,7 +17,7 @@ from typing import Any
 
 from suite.config import RunConfig
 from suite.errors import SuiteError
-from suite.results import RESULTS_FORMAT
+from suite.results import RESULTS_FORMAT, read_manifest
 
 #: Config keys a resumed run may change: they alter no trial's result.
 MUTABLE_KEYS = ("description", "trial_timeout")
@@ -58,24 +58,10 @@ def _latest_run(out: Path, name: str) -> Path | None:
     candidates = []
     for folder in out.glob(f"{name}-*"):
         if folder.is_dir() and _is_run(folder):
-            manifest = _read_manifest(folder, strict=False)
+            manifest = read_manifest(folder, notes=[])
             if manifest.get("name") == name:
                 candidates.append((str(manifest.get("started") or ""), folder.name, folder))
     return max(candidates)[2] if candidates else None
-
-
-def _read_manifest(folder: Path, strict: bool = True) -> dict[str, Any]:
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError) as error:
-        if strict:
-            raise SuiteError(f"cannot resume {folder}: its manifest.json is unreadable ({error})") from None
-        return {}
-    if not isinstance(manifest, dict):
-        if strict:
-            raise SuiteError(f"cannot resume {folder}: its manifest.json is not a mapping")
-        return {}
-    return manifest
 
 
 def _short(value: Any) -> str:
@@ -151,6 +137,6 @@ def plan_resume(
         if retry_failed:
             raise SuiteError("--retry-failed only applies when resuming a run (add --resume)")
         return ResumePlan()
-    manifest = _read_manifest(folder)
+    manifest = dict(read_manifest(folder, purpose="resume"))
     check_resumable(folder, manifest, config, description)
     return ResumePlan(folder, manifest, retry_failed)

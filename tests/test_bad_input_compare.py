@@ -17,8 +17,8 @@ import pytest
 from suite.cli import main
 from suite.gate.compare import compare_paths
 from suite.gate.thresholds import DEFAULT_FAIL_ON
-from suite.reporting.load import load_results
 from suite.reporting.summary import summarise
+from suite.results.load import load_results
 from tests.compare_fixtures import set_field
 from tests.report_fixtures import build_run
 

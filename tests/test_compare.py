@@ -23,8 +23,8 @@ from suite.gate.macro_f1 import judge_macro_f1, macro_f1_rows, randomisation_p
 from suite.gate.render import render_comparison
 from suite.gate.stats import judge_exact, judge_relative
 from suite.gate.thresholds import DEFAULT_FAIL_ON, FailOn, parse_fail_on
-from suite.reporting.load import load_results
 from suite.reporting.summary import summarise
+from suite.results.load import load_results
 from tests.compare_fixtures import edit_trials, jitter_times, relabel_machine, set_field, slow_down
 from tests.report_fixtures import build_run
 

@@ -25,7 +25,7 @@ import pytest
 import torch
 
 from suite.cli import main
-from suite.reporting.load import machine_label
+from suite.results.load import machine_label
 from tests.faulty_models import MARKER_ENV
 from tests.helpers import TINY
 from tests.ray_child import Children, RayChild, run_folder, trial_records

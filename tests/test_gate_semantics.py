@@ -23,7 +23,7 @@ from suite.gate.compare import compare_paths
 from suite.gate.history import build_history
 from suite.gate.history_output import render_history
 from suite.gate.thresholds import DEFAULT_FAIL_ON, parse_fail_on
-from suite.reporting.load import load_results
+from suite.results.load import load_results
 from tests.compare_fixtures import edit_trials, set_field
 from tests.faulty_models import faulty_models
 from tests.helpers import TINY

@@ -29,7 +29,7 @@ from torch import nn
 
 from suite.gate.accuracy import SeedResults, judge_accuracy
 from suite.gate.paired import exact_stratified_tails
-from suite.reporting.load import load_results
+from suite.results.load import load_results
 from suite.train import TrainingConfig, TrialData, train_model
 
 N_EXAMPLES = 300  # FSDD's test split

@@ -15,7 +15,7 @@ from suite.environment import cpu_model, machine_label, this_machine
 from suite.executors.ray_nodes import Nodes, Trained
 from suite.input_spec import InputSpec
 from suite.reporting import load_results
-from suite.reporting.load import machine_label as manifest_machine_label
+from suite.results.load import machine_label as manifest_machine_label
 from suite.runner import run_config
 from suite.trial import TrainedTrial, Trial, TrialTask, measure_trained
 from tests.helpers import TINY

@@ -16,8 +16,8 @@ import pytest
 from suite.cli import main
 from suite.config import parse_config
 from suite.errors import SuiteError
-from suite.reporting.load import load_results
 from suite.results import RunWriter
+from suite.results.load import load_results
 from suite.runner import run_config
 from tests.faulty_models import faulty_models
 from tests.helpers import TINY

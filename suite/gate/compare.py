@@ -5,7 +5,7 @@ seeds; latencies additionally by timed setting. Results NEW lost are judged too
 (:mod:`suite.gate.health`): a model BASE had with an ``ok`` seed that NEW has
 failed, not at all, with seeds that never ran or with a NaN accuracy is a regression
 unless ``--fail-on missing=ignore``. Only the same data are compared: where both sides
-recorded the data of a data set (:mod:`suite.reporting.identity`) and they differ, the
+recorded the data of a data set (:mod:`suite.results.identity`) and they differ, the
 comparison is refused (:class:`~suite.errors.SuiteError`) unless asked to go on
 (``allow_different_data``), which marks every row of that data set.
 
@@ -31,7 +31,7 @@ from suite.gate.sides import KEYS, SETTING, Side, load_side
 from suite.gate.stats import Judgement, judge_exact, judge_relative
 from suite.gate.thresholds import FailOn
 from suite.metrics import ACCURACY, BUDGET_ERROR, judged_by
-from suite.reporting.identity import data_difference, unchecked_note
+from suite.results.identity import data_difference, unchecked_note
 
 Basis = Literal["auto", "ms", "rel"]
 

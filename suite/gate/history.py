@@ -12,13 +12,12 @@ Latency across machines follows the ratio to the calibration kernel (``latency_r
 as ``suite compare`` does; the history says which basis it followed.
 
 A series follows one data set: runs whose manifests record different data under the same
-data-set name and protocol (another digest or class list, :mod:`suite.reporting.identity`)
+data-set name and protocol (another digest or class list, :mod:`suite.results.identity`)
 are refused in one line, as ``suite compare`` refuses them.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,8 +41,9 @@ from suite.metrics import (
     PEAK_MEM_TRAIN_MB,
     is_headline,
 )
-from suite.reporting.identity import pooled_identities, unchecked_note
-from suite.reporting.load import expand_run_dirs
+from suite.results.identity import pooled_identities, unchecked_note
+from suite.results.load import expand_run_dirs
+from suite.results.manifest import read_manifest
 
 #: Metrics ``--metric`` accepts, and the column of :class:`~suite.gate.sides.Side` each one follows.
 HISTORY_METRICS = {
@@ -108,10 +108,7 @@ def series_labels(values: pd.DataFrame) -> pd.Series:
 
 
 def _read_run(folder: Path) -> dict[str, object]:
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        manifest = {}  # an unreadable manifest: order the run by its folder name
+    manifest = read_manifest(folder, notes=[])  # an unreadable manifest: the run is ordered by its folder name
     commit = ((manifest.get("environment") or {}).get("git") or {}).get("commit") or ""
     return {"run": folder.name, "started": str(manifest.get("started") or ""), "commit": commit[:10], "path": folder}
 

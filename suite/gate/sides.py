@@ -13,7 +13,7 @@ Both sources become the same two tables, aggregated over seeds:
   of that setting; in ms and relative to the reference of the block's round) with
   whether the session was ``unstable``.
 
-A side also says which data each data set was (:mod:`suite.reporting.identity`), so that
+A side also says which data each data set was (:mod:`suite.results.identity`), so that
 ``suite compare`` and ``suite history`` refuse to judge across different data.
 """
 
@@ -44,8 +44,8 @@ from suite.metrics import (
     is_headline,
     seed_aggregations,
 )
-from suite.reporting.identity import DataIdentity, pooled_identities
-from suite.reporting.load import NUMERIC_COLUMNS, RunInfo, expand_run_dirs, load_results
+from suite.results.identity import DataIdentity, pooled_identities
+from suite.results.load import NUMERIC_COLUMNS, RunInfo, expand_run_dirs, load_results
 
 KEYS = ["dataset", "protocol", "budget_kind", "budget", "model"]
 SETTING = ["scope", "device", "backend", "batch_size", "threads"]

@@ -8,7 +8,7 @@ tests use it); :func:`pareto_front` decides which points a front goes through.
 """
 
 from suite.reporting.build import FORMATS, ReportFiles, parse_formats, write_report
-from suite.reporting.load import Results, RunInfo, load_results
 from suite.reporting.pareto import pareto_front
+from suite.results.load import Results, RunInfo, load_results
 
 __all__ = ["FORMATS", "ReportFiles", "Results", "RunInfo", "load_results", "pareto_front", "parse_formats", "write_report"]

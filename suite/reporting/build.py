@@ -20,7 +20,6 @@ from suite import __version__
 from suite.errors import SuiteError
 from suite.fileio import atomic_write
 from suite.metrics import LATENCY_MS, MACS, PARAMS, PEAK_MEM_INFER_MB, budget_text
-from suite.reporting.load import Results, RunInfo, load_results
 from suite.reporting.methodology import families_table, methodology
 from suite.reporting.overview import overview
 from suite.reporting.plots import Plot, budget_plot, latency_plot, tradeoff_plot
@@ -29,6 +28,7 @@ from suite.reporting.render import render
 from suite.reporting.style import FamilyStyle, family_styles, plot_style, save_figure
 from suite.reporting.summary import BOARD, families, summarise, timed_settings
 from suite.reporting.tables import Table, leaderboard, machine_letters, problems, side_by_side
+from suite.results.load import Results, RunInfo, load_results
 
 FORMATS = ("html", "md")
 DEFAULT_OUT = Path("reports")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from suite.reporting.load import RunInfo
 from suite.reporting.overview import training_text
 from suite.reporting.tables import Cell, Table
+from suite.results.load import RunInfo
 
 
 @dataclass

@@ -7,8 +7,8 @@ from typing import Any
 
 from suite import numbers
 from suite.metrics import MACS, PARAMS
-from suite.reporting.load import RunInfo
 from suite.reporting.tables import Cell, Table
+from suite.results.load import RunInfo
 
 
 def started_text(manifest: dict[str, Any]) -> str:

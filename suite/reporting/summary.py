@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from suite.metrics import MACS, METRICS, PARAMS, is_headline, seed_aggregations
-from suite.reporting.load import Results
+from suite.results.load import Results
 
 #: One leaderboard row per group; a leaderboard is one (data set, protocol, machine, budget).
 GROUP = ["dataset", "protocol", "machine", "budget_kind", "budget", "model"]

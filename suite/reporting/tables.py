@@ -28,8 +28,8 @@ from suite.metrics import (
     Metric,
     budget_text,
 )
-from suite.reporting.load import RunInfo
 from suite.reporting.summary import Setting, headline_setting
+from suite.results.load import RunInfo
 
 MAX_SETTING_COLUMNS = 5
 

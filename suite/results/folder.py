@@ -1,4 +1,4 @@
-"""The results folder: ``manifest.json``, ``trials.jsonl`` and ``results.csv``.
+"""Writing a run's folder as trials finish, and the one tolerant reader of ``trials.jsonl``.
 
 ``trials.jsonl`` is an append-only log: one line per finished trial, flushed and synced
 to disk before the next trial's result is taken. A trial retried later (``--resume

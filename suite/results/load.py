@@ -8,13 +8,12 @@ missing ``trials.jsonl`` falls back to ``results.csv``, a missing manifest is no
 A figure that is not a finite number (``inf`` params, a 400-digit integer, text) is
 read as unknown (NaN) and noted, never passed on to crash a table or a test.
 Runs of one data set and protocol must have used the same data
-(:mod:`suite.reporting.identity`); runs that did not are refused in one line.
+(:mod:`suite.results.identity`); runs that did not are refused in one line.
 Nothing in here trains or measures anything.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -40,8 +39,9 @@ from suite.metrics import (
     THROUGHPUT,
     TRAIN_SECONDS,
 )
-from suite.reporting.identity import DataIdentity, data_identity, pooled_identities, unchecked_note
-from suite.results import RESULT_COLUMNS, read_trial_lines
+from suite.results.folder import RESULT_COLUMNS, read_trial_lines
+from suite.results.identity import DataIdentity, data_identity, pooled_identities, unchecked_note
+from suite.results.manifest import read_manifest
 
 RESULT_FILES = ("manifest.json", "trials.jsonl", "results.csv")
 #: Columns every trials frame has, whatever the runs recorded (missing values are NaN).
@@ -104,7 +104,7 @@ class RunInfo:
 
     @property
     def data(self) -> DataIdentity | None:
-        """The data the run used, from its manifest (:mod:`suite.reporting.identity`); ``None`` when unrecorded."""
+        """The data the run used, from its manifest (:mod:`suite.results.identity`); ``None`` when unrecorded."""
         return data_identity(self.manifest)
 
 
@@ -182,19 +182,6 @@ def expand_run_dirs(paths: list[str | Path]) -> list[Path]:
             raise SuiteError(f"{path} holds no results (no {', '.join(RESULT_FILES)})")
         folders += children
     return list(dict.fromkeys(folders))  # the same folder named twice is read once
-
-
-def _read_manifest(folder: Path, notes: list[str]) -> dict[str, Any]:
-    path = folder / "manifest.json"
-    if not path.is_file():
-        notes.append(f"{folder.name}: no manifest.json; what was run is unknown beyond the trials themselves")
-        return {}
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        notes.append(f"{folder.name}: manifest.json unreadable ({error}); ignored")
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
 
 
 def _read_records(folder: Path, notes: list[str]) -> list[dict[str, Any]]:
@@ -330,7 +317,7 @@ def load_results(paths: list[str | Path]) -> Results:
 
     Raises:
         SuiteError: for a folder that is missing, unreadable or holds no results, or runs of one
-            data set and protocol that used different data (:mod:`suite.reporting.identity`).
+            data set and protocol that used different data (:mod:`suite.results.identity`).
     """
     notes: list[str] = []
     runs: list[RunInfo] = []
@@ -338,7 +325,7 @@ def load_results(paths: list[str | Path]) -> Results:
     curve_rows: list[dict[str, Any]] = []
     timing_rows: list[dict[str, Any]] = []
     for folder in expand_run_dirs(paths):
-        manifest = _read_manifest(folder, notes)
+        manifest = read_manifest(folder, notes)
         run = RunInfo(folder, manifest)
         records = _read_records(folder, notes)
         run.n_trials = len(records)
