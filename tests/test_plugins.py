@@ -135,3 +135,19 @@ def test_a_registry_adopts_what_a_plugin_gives_or_refuses_it_in_one_line() -> No
     assert registry.get("os.path:sep") == f"os.path:sep={os.sep}" and "os.path:sep" in registry
     with pytest.raises(PluginError, match=r"thing 'os:getcwd' \(reference os:getcwd\): not a string"):
         registry.get("os:getcwd")
+
+
+def test_the_example_config_on_ray_gives_the_same_results_as_locally(site: Path, tmp_path: Path) -> None:
+    """Ray's workers resolve the plugin's entry points themselves (they get the driver's ``PYTHONPATH``)."""
+    pytest.importorskip("ray", reason="ray is not installed (pip install -c constraints.txt '.[ray]')")
+    from tests.ray_child import Children, run_folder
+
+    config = EXAMPLE / "config.yaml"
+    local = suite(site, "run", str(config), "--out", str(tmp_path / "local"), "--cache-dir", str(tmp_path / "c"), threads=1)
+    assert local.returncode == 0, local.stderr[-2000:]
+    with Children(tmp_path / "children", env={"PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}) as children:
+        args = ["run", str(config), "--out", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "c"), "--executor", "ray"]
+        children.run([*args, "--cpus-per-trial", "1"], own_ray=True)
+    compared = ["model", "width", "params", "macs", "accuracy", "macro_f1", "epochs", "status"]
+    tables = [pd.read_csv(run_folder(tmp_path / name) / "results.csv") for name in ("local", "ray")]
+    pd.testing.assert_frame_equal(tables[0][compared], tables[1][compared])
