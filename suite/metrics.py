@@ -107,36 +107,13 @@ PEAK_MEM_TRAIN_MB = Metric(
     "peak_mem_train_mb", label="peak memory, training step", unit="MiB", show=numbers.mebibytes, direction="lower", judge="memory"
 )
 
-#: Every metric, in the order of ``results.csv``'s columns (``flops`` is kept in ``trials.jsonl`` only).
-METRICS: tuple[Metric, ...] = (
-    PARAMS,
-    MACS,
-    MODEL_BYTES,
-    BUDGET_ERROR,
-    ACCURACY,
-    MACRO_F1,
-    EPOCHS,
-    BEST_EPOCH,
-    TRAIN_SECONDS,
-    SAMPLES_PER_SECOND,
-    LATENCY_MS,
-    LATENCY_MIN_MS,
-    LATENCY_E2E_MS,
-    LATENCY_IQR_MS,
-    LATENCY_REL,
-    THROUGHPUT,
-    GFLOPS_ACHIEVED,
-    MATMUL_GFLOPS,
-    PEAK_MEM_INFER_MB,
-    PEAK_MEM_TRAIN_MB,
-    FLOPS,
-)
-_BY_NAME: dict[str, Metric] = {str(metric): metric for metric in METRICS}
 #: What a budget may count.
 BUDGET_KINDS: tuple[Metric, ...] = (PARAMS, MACS)
 BudgetKind = Literal["params", "macs"]  # typing needs the literals; BUDGET_KINDS is the definition
 #: Metrics of a trial's quality (from its test predictions), judged against the seed-to-seed spread.
 QUALITY: tuple[Metric, ...] = (ACCURACY, MACRO_F1)
+#: Training's own figures.
+TRAINING: tuple[Metric, ...] = (EPOCHS, BEST_EPOCH, TRAIN_SECONDS, SAMPLES_PER_SECOND)
 #: The timed figures of ``measure_costs``, in its order.
 TIMED: tuple[Metric, ...] = (
     LATENCY_MS,
@@ -149,6 +126,9 @@ TIMED: tuple[Metric, ...] = (
     MATMUL_GFLOPS,
 )
 MEMORY: tuple[Metric, ...] = (PEAK_MEM_INFER_MB, PEAK_MEM_TRAIN_MB)
+#: Every metric, in the order of ``results.csv``'s columns (``flops`` is kept in ``trials.jsonl`` only).
+METRICS: tuple[Metric, ...] = (*BUDGET_KINDS, MODEL_BYTES, BUDGET_ERROR, *QUALITY, *TRAINING, *TIMED, *MEMORY, FLOPS)
+_BY_NAME: dict[str, Metric] = {str(metric): metric for metric in METRICS}
 
 #: The headline latency setting (see the module docstring); the threads are the fewest the run timed.
 HEADLINE: Mapping[str, Any] = {"scope": "model", "device": "cpu", "backend": "eager", "batch_size": 1}

@@ -28,19 +28,7 @@ from suite.errors import SuiteError
 from suite.gate.sides import KEYS, EmptySide, Side, load_side
 from suite.gate.steps import detect_exact_changes, detect_steps
 from suite.gate.thresholds import FailOn
-from suite.metrics import (
-    ACCURACY,
-    BUDGET_ERROR,
-    HEADLINE,
-    LATENCY_MS,
-    LATENCY_REL,
-    MACRO_F1,
-    MACS,
-    PARAMS,
-    PEAK_MEM_INFER_MB,
-    PEAK_MEM_TRAIN_MB,
-    is_headline,
-)
+from suite.metrics import BUDGET_ERROR, BUDGET_KINDS, HEADLINE, LATENCY_MS, LATENCY_REL, MEMORY, QUALITY, is_headline
 from suite.results.identity import pooled_identities, unchecked_note
 from suite.results.load import expand_run_dirs
 from suite.results.manifest import read_manifest
@@ -49,12 +37,8 @@ from suite.results.manifest import read_manifest
 HISTORY_METRICS = {
     LATENCY_MS: "median_ms",
     LATENCY_REL: "median_rel",
-    ACCURACY: "accuracy_mean",
-    MACRO_F1: "macro_f1_mean",
-    PARAMS: PARAMS,
-    MACS: MACS,
-    PEAK_MEM_INFER_MB: PEAK_MEM_INFER_MB,
-    PEAK_MEM_TRAIN_MB: PEAK_MEM_TRAIN_MB,
+    **{metric: f"{metric}_mean" for metric in QUALITY},
+    **{metric: str(metric) for metric in (*BUDGET_KINDS, *MEMORY)},
 }
 MARKS = {"regressed": "▲", "improved": "▼", "changed": "◆"}
 
@@ -156,10 +140,10 @@ def _exact_verdicts(series: pd.DataFrame, rule: str) -> list[str]:
 
 def _judge_series(series: pd.DataFrame, metric: str, fail_on: FailOn) -> pd.DataFrame:
     """Level, change and verdict of one model's series (rows in run order)."""
-    if metric in (PARAMS, MACS):
+    if metric in BUDGET_KINDS:
         return series.assign(level=series["value"], change=np.nan, verdict=_exact_verdicts(series, getattr(fail_on, metric)))
     values = series["value"].to_numpy(dtype=float)
-    if metric in (ACCURACY, MACRO_F1):  # fitted in points, judged by a drop in points
+    if metric in QUALITY:  # fitted in points, judged by a drop in points
         fit = detect_steps(values * 100, fail_on.accuracy, relative=False, higher_is_worse=False)
         return series.assign(level=fit.level / 100, change=fit.change, verdict=fit.verdict)
     threshold = fail_on.latency if metric.startswith("latency") else fail_on.memory
@@ -168,9 +152,9 @@ def _judge_series(series: pd.DataFrame, metric: str, fail_on: FailOn) -> pd.Data
 
 
 def _threshold_note(metric: str, fail_on: FailOn) -> str:
-    if metric in (PARAMS, MACS):
+    if metric in BUDGET_KINDS:
         return f"Params and MACs are exact: every change is a step ({metric}={getattr(fail_on, metric)})."
-    if metric in (ACCURACY, MACRO_F1):
+    if metric in QUALITY:
         threshold = None if fail_on.accuracy is None else f"{fail_on.accuracy:g} pt"
     else:
         value = fail_on.latency if metric.startswith("latency") else fail_on.memory

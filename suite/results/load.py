@@ -25,20 +25,7 @@ import pandas as pd
 
 from suite.environment import machine_label as environment_machine_label
 from suite.errors import SuiteError
-from suite.metrics import (
-    ACCURACY,
-    BEST_EPOCH,
-    BUDGET_ERROR,
-    EPOCHS,
-    FLOPS,
-    MACRO_F1,
-    MACS,
-    MODEL_BYTES,
-    PARAMS,
-    SAMPLES_PER_SECOND,
-    THROUGHPUT,
-    TRAIN_SECONDS,
-)
+from suite.metrics import FLOPS, METRICS, QUALITY
 from suite.results.folder import RESULT_COLUMNS, read_trial_lines
 from suite.results.identity import DataIdentity, data_identity, pooled_identities, unchecked_note
 from suite.results.manifest import read_manifest
@@ -54,25 +41,7 @@ TRIAL_COLUMNS = (
     "wall_seconds",
     "confusion_matrix",
 )
-NUMERIC_COLUMNS = (
-    "budget",
-    "seed",
-    "width",
-    PARAMS,
-    MACS,
-    FLOPS,
-    MODEL_BYTES,
-    BUDGET_ERROR,
-    ACCURACY,
-    MACRO_F1,
-    EPOCHS,
-    BEST_EPOCH,
-    "best_val_accuracy",
-    TRAIN_SECONDS,
-    SAMPLES_PER_SECOND,
-    "wall_seconds",
-    *(c for c in RESULT_COLUMNS if c.startswith(("latency", "peak_", THROUGHPUT, "gflops")) and c != "latency_stability"),
-)
+NUMERIC_COLUMNS = ("budget", "seed", "width", *METRICS, "best_val_accuracy", "wall_seconds")
 #: Keys of a trial record that identify it; copied onto its curve and timing rows.
 KEY_COLUMNS = ("run", "machine", "trial_id", "model", "dataset", "protocol", "budget_kind", "budget", "seed")
 
@@ -296,7 +265,7 @@ def _numeric_columns(trials: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
             converted = converted.astype(float).mask(infinite)
         trials[column] = converted
     ok = trials["status"] == "ok"
-    for column in (ACCURACY, MACRO_F1):
+    for column in QUALITY:
         unknown = ok & trials[column].isna()
         if unknown.any():
             runs = ", ".join(dict.fromkeys(trials.loc[unknown, "run"].astype(str)))
