@@ -320,6 +320,7 @@ class _Run:
                 cache,
                 self.device,
                 family=get_family(trial.model),
+                adapter=type(self.dataset),
             )
             for trial, trial_id in todo
         ]  # fmt: skip

@@ -26,7 +26,7 @@ import torch
 from suite.budget import Budget, build_matched
 from suite.config import RunConfig
 from suite.data import get_dataset
-from suite.data.base import AudioDataset
+from suite.data.base import AudioDataset, ensure_dataset
 from suite.environment import this_machine
 from suite.errors import SuiteError
 from suite.feature_cache import prepare_features
@@ -67,6 +67,7 @@ class TrialTask:
         threads: CPU threads to train with, or ``None`` to keep the process's setting.
         family: The trial's model family, carried so that a worker knows a family that was
             registered only in the driver's process (``suite.register_model`` in a script).
+        adapter: The data set's adapter class, carried for the same reason.
     """
 
     trial_id: str
@@ -79,6 +80,7 @@ class TrialTask:
     device: str = "auto"
     threads: int | None = None
     family: ModelFamily | None = None
+    adapter: type[AudioDataset] | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -109,6 +111,8 @@ class FeatureStore:
         section = task.config.dataset
         key = repr((section.model_dump(mode="json"), task.data_root))
         if key not in self.datasets:
+            if task.adapter is not None:
+                ensure_dataset(section.name, task.adapter)
             self.datasets[key] = get_dataset(section.name, root=task.data_root, protocol=section.protocol, **section.options)
         return self.datasets[key]
 

@@ -151,3 +151,16 @@ def test_the_example_config_on_ray_gives_the_same_results_as_locally(site: Path,
     compared = ["model", "width", "params", "macs", "accuracy", "macro_f1", "epochs", "status"]
     tables = [pd.read_csv(run_folder(tmp_path / name) / "results.csv") for name in ("local", "ray")]
     pd.testing.assert_frame_equal(tables[0][compared], tables[1][compared])
+
+
+def test_an_adapter_registered_only_in_the_driver_is_registered_in_a_worker_by_its_task() -> None:
+    from suite.data.base import DATASETS, ensure_dataset, get_dataset
+    from suite.data.synthetic import Synthetic
+
+    ensure_dataset("synthetic", Synthetic)  # resolves already: left alone
+    assert DATASETS.get("synthetic") is Synthetic
+    try:
+        ensure_dataset("only_in_the_driver", Synthetic)
+        assert isinstance(get_dataset("only_in_the_driver", n_classes=2, examples_per_class=5), Synthetic)
+    finally:
+        DATASETS._items.pop("only_in_the_driver", None)  # the registry has no public removal: only tests need one

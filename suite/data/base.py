@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from suite.errors import SuiteError, short_repr, short_text
+from suite.errors import SuiteError, UnknownNameError, short_repr, short_text
 from suite.registry import Registry
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -264,6 +264,18 @@ def register_dataset(cls: type[AudioDataset]) -> type[AudioDataset]:
     """Class decorator: register an adapter under its ``name``."""
     DATASETS.add(cls.name, cls)
     return cls
+
+
+def ensure_dataset(name: str, adapter: type[AudioDataset]) -> None:
+    """Make ``adapter`` known as ``name`` in this process (a worker), unless the name already resolves here.
+
+    Built-ins, installed plugins and ``module:attribute`` references resolve by themselves;
+    an adapter registered only in the driver's process arrives with the trial.
+    """
+    try:
+        DATASETS.get(name)
+    except UnknownNameError:
+        DATASETS.add(name, adapter)
 
 
 def list_datasets(pattern: str = "*") -> list[str]:
