@@ -25,7 +25,7 @@ Direction = Literal["higher", "lower"]
 #: and max over seeds; ``mean`` the mean; ``first`` one value (it does not vary with the seed).
 OverSeeds = Literal["spread", "mean", "first"]
 #: The judge of ``suite compare`` (its threshold's name in ``--fail-on``), or ``None`` when not judged.
-Judge = Literal["accuracy", "macro_f1", "latency", "memory", "count"]
+Judge = Literal["quality", "latency", "memory", "count"]
 
 
 class Metric(str):
@@ -76,10 +76,10 @@ def _bytes(value: Any) -> str:
 
 
 ACCURACY = Metric(
-    "accuracy", label="accuracy", unit="%", show=numbers.percent, direction="higher", over_seeds="spread", judge="accuracy"
+    "accuracy", label="accuracy", unit="%", show=numbers.percent, direction="higher", over_seeds="spread", judge="quality"
 )
 MACRO_F1 = Metric(
-    "macro_f1", label="macro-F1", unit="%", show=numbers.percent, direction="higher", over_seeds="spread", judge="macro_f1"
+    "macro_f1", label="macro-F1", unit="%", show=numbers.percent, direction="higher", over_seeds="spread", judge="quality"
 )
 PARAMS = Metric("params", label="params", unit="", show=numbers.count, direction="lower", over_seeds="first", judge="count")
 MACS = Metric("macs", label="MACs", unit="", show=numbers.count, direction="lower", over_seeds="first", judge="count")

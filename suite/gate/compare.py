@@ -124,7 +124,7 @@ def _model_rows(key: dict[str, Any], b: pd.Series, n: pd.Series, base: Side, new
         if seeds is not None:
             rows.append(_row(key, "seeds", _seed_count(b), _seed_count(n), seeds))
     if fail_on.accuracy is not None and n["n_seeds"] > 0 and b["n_seeds"] > 0:
-        for metric in judged_by("accuracy", "macro_f1"):
+        for metric in judged_by("quality"):
             if math.isnan(b[f"{metric}_mean"]) or math.isnan(n[f"{metric}_mean"]):
                 continue
             judged = _judge_quality(metric, b, n, fail_on.accuracy)
