@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from suite import numbers
-from suite.metrics import MACS, PARAMS
+from suite.metrics import EPOCHS, MACS, PARAMS  # EPOCHS: the training config names its limit as the metric
 from suite.reporting.tables import Cell, Table
 from suite.results.load import RunInfo
 
@@ -64,7 +64,7 @@ def training_text(training: dict[str, Any]) -> str:
     t = training
     return (
         f"AdamW (lr {t.get('lr')}, weight decay {t.get('weight_decay')}), {t.get('schedule')} schedule, "
-        f"up to {t.get('epochs')} epochs with early stopping after {t.get('patience')} epochs without a better "
+        f"up to {t.get(EPOCHS)} epochs with early stopping after {t.get('patience')} epochs without a better "
         f"validation accuracy, batch {t.get('batch_size')}, label smoothing {t.get('label_smoothing')}, "
         f"gradient clipping at norm {t.get('grad_clip')}; augmentation: time shift up to {t.get('time_shift_ms')} ms, "
         f"{t.get('freq_masks')} frequency masks of up to {t.get('freq_mask_width')} bins, "
