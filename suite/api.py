@@ -111,7 +111,7 @@ def profile(
     budget: str | int = "100k",
     *,
     kind: str = PARAMS,
-    input: str = "kws",
+    input: str = "default",
     classes: int | None = None,
     tolerance: float | None = None,
     latency: LatencySettings | bool = False,
@@ -123,7 +123,7 @@ def profile(
         models (str | Sequence[str]): ``all``, names, patterns (``cnn*``) or plugin references. (Default: ``all``)
         budget (str | int): The budget, e.g. ``100k`` or ``2.5M``. (Default: ``100k``)
         kind (str): ``params`` or ``macs``. (Default: ``params``)
-        input (str): An input preset (``suite list inputs``). (Default: ``kws``)
+        input (str): An input preset (``suite list inputs``). (Default: ``default``)
         classes (int, optional): Output classes. (Default: the preset's)
         tolerance (float, optional): Relative budget tolerance of the matcher. (Default: the matcher's)
         latency (LatencySettings | bool): Time and measure memory too; ``True`` for the default settings. (Default: ``False``)
