@@ -54,6 +54,7 @@ class Registry(Generic[T]):
         self.group = group
         self._adopt = adopt
         self._items: dict[str, T] = {}
+        self._references: set[str] = set()  # resolvable, but not listed: `all` means registered and installed
 
     def add(self, name: str, item: T) -> T:
         if name in self._items:
@@ -63,7 +64,8 @@ class Registry(Generic[T]):
 
     def names(self, pattern: str = "*") -> list[str]:
         """Registered names matching a shell-style ``pattern``, then installed plugins' names not loaded yet."""
-        known = [*self._items, *(name for name in self.plugin_names() if name not in self._items)]
+        registered = [name for name in self._items if name not in self._references]
+        known = [*registered, *(name for name in self.plugin_names() if name not in self._items)]
         return [name for name in known if fnmatch.fnmatch(name, pattern)]
 
     def plugin_names(self) -> list[str]:
@@ -113,6 +115,8 @@ class Registry(Generic[T]):
         except SuiteError as error:
             raise PluginError(f"{self.kind} {short_repr(name)} ({short_text(source)}): {error}") from None
         self._items[name] = item  # type: ignore[assignment]
+        if is_reference(name):
+            self._references.add(name)
         return item  # type: ignore[return-value]
 
 

@@ -103,6 +103,7 @@ def test_a_reference_to_a_registered_builder_is_that_family_under_the_reference(
     family = get_family("suite.models.cnn1d:cnn1d")
     assert isinstance(family, ModelFamily) and family.name == "suite.models.cnn1d:cnn1d"
     assert family.builder is get_family("cnn1d").builder and family.default_width == get_family("cnn1d").default_width
+    assert "suite.models.cnn1d:cnn1d" not in list_models()  # resolvable, never part of `all`
 
 
 def test_references_are_told_from_names() -> None:

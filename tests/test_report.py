@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 
 from suite import numbers
 from suite.cli import main
+from suite.metrics import budget_text
 from suite.reporting import ReportFiles, write_report
 from tests.report_fixtures import FAMILIES, build_run
 
@@ -75,7 +76,7 @@ def test_numbers_for_people() -> None:
     assert numbers.milliseconds(0.82) == "0.82 ms" and numbers.milliseconds(1234.5) == "1,234 ms"
     assert numbers.seconds(138) == "2 min 18 s" and numbers.mebibytes(3.14159) == "3.14 MiB"
     assert numbers.count(None) == numbers.percent(float("nan")) == "—"
-    assert numbers.budget("macs", 2_000_000) == "2 M MACs" and numbers.budget("params", 25_000) == "25 k params"
+    assert budget_text("macs", 2_000_000) == "2 M MACs" and budget_text("params", 25_000) == "25 k params"
 
 
 def test_all_outputs_written(failed: ReportFiles) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from suite import profiling as profile_module
+from suite import budget as profile_module  # build_matched lives next to the matcher
 from suite.cli import main
 from suite.config import parse_config
 from suite.errors import SuiteError
