@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import pandas as pd
 
-from suite.data.base import AudioDataset, register_dataset
-from suite.data.manifest import fold_splits, read_table, require_files
+from suite.data.base import register_dataset
+from suite.data.manifest import FoldedDataset, read_table
 
 
 @register_dataset
-class ESC50(AudioDataset):
+class ESC50(FoldedDataset):
     """ESC-50 (Piczak, 2015): 2,000 clips of 5 s, 44.1 kHz mono, 40 per class in 50 classes.
 
     K. J. Piczak, "ESC: Dataset for Environmental Sound Classification", Proc. ACM
@@ -30,9 +28,7 @@ class ESC50(AudioDataset):
     version = "2.0.0"
     folder = "esc50"
     sample_rate = 44100
-    n_folds: ClassVar[int] = 5
-    protocols = tuple(f"fold{k}" for k in range(1, n_folds + 1))
-    default_protocol = "fold1"
+    n_folds = 5
     citation = (
         "K. J. Piczak, ESC: Dataset for Environmental Sound Classification, Proc. 23rd ACM International Conference "
         "on Multimedia, 2015, https://doi.org/10.1145/2733373.2806390"
@@ -44,15 +40,5 @@ class ESC50(AudioDataset):
         base = self.path.absolute()
         csv = base / "meta" / "esc50.csv"
         table = read_table(csv, ("filename", "fold", "category"), self.name)
-        frame = pd.DataFrame(
-            {
-                "path": [str(base / "audio" / name) for name in table["filename"]],
-                "label": table["category"].astype(str),
-                "split": fold_splits(table["fold"], self.protocol, self.n_folds, csv, "fold", self.name),
-            }
-        )
-        for column in ("fold", "target", "esc10", "src_file", "take"):
-            if column in table:
-                frame[column] = table[column]
-        require_files(frame["path"], csv, "filename", self.name)
-        return frame
+        audio = base / "audio"
+        return self.fold_frame(csv, table, lambda rows: [str(audio / name) for name in rows["filename"]], "filename", "category")

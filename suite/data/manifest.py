@@ -7,9 +7,9 @@ Also holds the CSV helpers the public adapters share (:func:`read_table`,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,44 @@ def fold_splits(folds: pd.Series, protocol: str, n_folds: int, csv: Path, column
         first = short_repr(folds[bad].iloc[0])
         raise SuiteError(f"{who}: {csv} column {short_repr(column)} has fold {first}; expected 1 to {n_folds}")
     return np.where(values == test, "test", np.where(values == validation, "validation", "train"))
+
+
+class FoldedDataset(AudioDataset):
+    """A data set with ``n_folds`` predefined folds, listed in a CSV: protocols ``fold1`` ... ``fold<n>``.
+
+    Protocol ``foldK`` tests on fold K and validates on fold (K mod n) + 1 (see
+    :func:`fold_splits`); subclasses set ``n_folds`` and get ``protocols`` and the
+    default protocol (``fold1``) from it.
+    """
+
+    n_folds: ClassVar[int]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "n_folds" in cls.__dict__:
+            cls.protocols = tuple(f"fold{k}" for k in range(1, cls.n_folds + 1))
+            cls.default_protocol = cls.protocols[0]
+
+    def fold_frame(
+        self, csv: Path, table: pd.DataFrame, paths: Callable[[pd.DataFrame], list[str]], files: str, label: str
+    ) -> pd.DataFrame:
+        """Rows ``path, label, split`` from the CSV ``table`` (column ``fold``), every other column kept.
+
+        Args:
+            csv: The CSV, for messages.
+            table: Its rows.
+            paths: The audio file of each row, from the table (called once its folds are checked).
+            files: The column naming the files, for messages.
+            label: The column holding the class name.
+
+        Raises:
+            SuiteError: for a fold out of range, or naming the first missing file.
+        """
+        splits = fold_splits(table["fold"], self.protocol, self.n_folds, csv, "fold", self.name)
+        frame = pd.DataFrame({"path": paths(table), "label": table[label].astype(str), "split": splits})
+        frame = pd.concat([frame, table.drop(columns=[files, label])], axis=1)
+        require_files(frame["path"], csv, files, self.name)
+        return frame
 
 
 def require_files(paths: Iterable[str], csv: Path, column: str, who: str) -> None:

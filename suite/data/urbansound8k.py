@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import pandas as pd
 
-from suite.data.base import AudioDataset, register_dataset
-from suite.data.manifest import fold_splits, read_table, require_files
+from suite.data.base import register_dataset
+from suite.data.manifest import FoldedDataset, read_table
 
 
 @register_dataset
-class UrbanSound8K(AudioDataset):
+class UrbanSound8K(FoldedDataset):
     """UrbanSound8K (Salamon et al., 2014): 8,732 excerpts (<= 4 s) of 10 urban sound classes.
 
     J. Salamon, C. Jacoby and J. P. Bello, "A Dataset and Taxonomy for Urban Sound
@@ -33,9 +31,7 @@ class UrbanSound8K(AudioDataset):
     version = "1.0"
     folder = "urbansound8k"
     sample_rate = 44100
-    n_folds: ClassVar[int] = 10
-    protocols = tuple(f"fold{k}" for k in range(1, n_folds + 1))
-    default_protocol = "fold1"
+    n_folds = 10
     citation = (
         "J. Salamon, C. Jacoby and J. P. Bello, A Dataset and Taxonomy for Urban Sound Research, "
         "Proc. 22nd ACM International Conference on Multimedia, 2014, https://doi.org/10.1145/2647868.2655045"
@@ -47,20 +43,10 @@ class UrbanSound8K(AudioDataset):
         base = self.path.absolute()
         csv = base / "metadata" / "UrbanSound8K.csv"
         table = read_table(csv, ("slice_file_name", "fold", "class"), self.name)
-        splits = fold_splits(table["fold"], self.protocol, self.n_folds, csv, "fold", self.name)
-        frame = pd.DataFrame(
-            {
-                "path": [
-                    str(base / "audio" / f"fold{int(fold)}" / name)
-                    for fold, name in zip(table["fold"], table["slice_file_name"], strict=True)
-                ],
-                "label": table["class"].astype(str),
-                "split": splits,
-            }
-        )
+
+        def paths(rows: pd.DataFrame) -> list[str]:
+            folders = [base / "audio" / f"fold{int(fold)}" for fold in rows["fold"]]
+            return [str(folder / name) for folder, name in zip(folders, rows["slice_file_name"], strict=True)]
+
         # start/end locate the excerpt in its Freesound source, not in the slice file: informational only.
-        for column in ("fold", "classID", "fsID", "start", "end", "salience"):
-            if column in table:
-                frame[column] = table[column]
-        require_files(frame["path"], csv, "slice_file_name", self.name)
-        return frame
+        return self.fold_frame(csv, table, paths, "slice_file_name", "class")
