@@ -38,6 +38,7 @@ from suite.metrics import (
     LATENCY_E2E_MS,
     LATENCY_MIN_MS,
     LATENCY_MS,
+    LATENCY_MS_ONNXRUNTIME,
     LATENCY_REL,
     MACRO_F1,
     MACS,
@@ -140,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--batch-sizes", default="1,32", help="batch sizes to time (default: 1,32)")
     speed.add_argument("--threads", default="1", help="CPU thread counts to time with (default: 1)")
     speed.add_argument("--devices", default="cpu", help="cpu and/or cuda (default: cpu)")
-    speed.add_argument("--backends", default="eager", help="eager and/or compile (default: eager)")
+    speed.add_argument(
+        "--backends", default="eager", help="eager, compile and/or onnxruntime; any but eager implies --latency (default: eager)"
+    )
     speed.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed runs per figure (default: 0.3)")
     profile.set_defaults(handler=_profile)
 
@@ -239,13 +242,16 @@ def _profile(args: argparse.Namespace) -> str:
     from suite.formatting import profile_footer, render
 
     kind, budget = (PARAMS, args.params) if args.params is not None else (MACS, args.macs)
-    latency = _latency_settings(args) if args.latency else False
+    timed = args.latency or args.backends.strip() != "eager"  # asking for a backend is asking for its latency
+    latency = _latency_settings(args) if timed else False
     found = profile(
         args.models, budget, kind=kind, input=args.input, classes=args.classes, tolerance=args.tolerance, latency=latency
     )
     columns = ["model", "width", PARAMS, MACS, MODEL_BYTES, BUDGET_ERROR, "status", "reason"]
-    if args.latency:
+    if timed:
         timing = [LATENCY_MS, LATENCY_MIN_MS, LATENCY_E2E_MS, LATENCY_REL, "latency_stability", THROUGHPUT]
+        if LATENCY_MS_ONNXRUNTIME in found:
+            timing[1:1] = [LATENCY_MS_ONNXRUNTIME]
         columns[6:6] = [*timing, PEAK_MEM_INFER_MB, PEAK_MEM_TRAIN_MB]
     return render(found.to_dict("records"), args.format, columns, footer=profile_footer())
 

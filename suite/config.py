@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from suite.budget import Budget, parse_budget
 from suite.data.base import DATASETS
+from suite.deploy.quantize import CALIBRATION_BATCHES
 from suite.errors import SuiteError, short_repr, short_text
 from suite.input_spec import FeatureKind, InputSpec
 from suite.measure.costs import LatencySettings
-from suite.metrics import MACS, PARAMS
+from suite.metrics import MACS, ONNXRUNTIME, PARAMS
 from suite.models import resolve_model_names
 from suite.train import TrainingConfig
 
@@ -88,11 +89,27 @@ class MeasureSection(_Section):
     """What to measure besides accuracy; parameters and MACs are always counted.
 
     ``latency``: time each trained model (see :class:`LatencySettings`); ``memory``: peak
-    memory of one inference (batch 1) and one training step (training batch size).
+    memory of one inference (batch 1) and one training step (training batch size);
+    ``quantize``: int8 methods (``dynamic``, ``static``) whose models are tested and, with
+    ``latency``, timed in ONNX Runtime (see :mod:`suite.deploy`); ``calibration_batches``:
+    training batches the static method calibrates on.
     """
 
     latency: LatencySettings | None = None
     memory: bool = False
+    quantize: list[Literal["dynamic", "static"]] = Field(default_factory=list)
+    calibration_batches: int = Field(CALIBRATION_BATCHES, ge=1, description="training batches static int8 calibrates on")
+
+    @model_validator(mode="after")
+    def _int8_beside_its_float(self) -> MeasureSection:
+        if self.quantize and self.latency is not None and ONNXRUNTIME not in self.latency.backends:
+            raise ValueError(
+                f"measure.quantize times the int8 models in ONNX Runtime: add {ONNXRUNTIME} to measure.latency.backends "
+                "so their float32 model is timed there too"
+            )
+        if len(set(self.quantize)) != len(self.quantize):
+            raise ValueError("measure.quantize names a method twice")
+        return self
 
 
 class RunConfig(_Section):

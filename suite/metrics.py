@@ -16,6 +16,7 @@ the same setting.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from suite import numbers
@@ -38,6 +39,8 @@ class Metric(str):
         over_seeds (OverSeeds): How it aggregates over seeds and folds.
         judge (Judge | None): How ``suite compare`` judges a change of it.
         show (Callable[[Any], str]): Formats one value for people (:mod:`suite.numbers`).
+        setting (Mapping | None): For a latency, the timed setting it is the median of
+            (:data:`HEADLINE` with its backend and precision); ``suite history`` follows it.
     """
 
     label: str
@@ -46,6 +49,7 @@ class Metric(str):
     over_seeds: OverSeeds
     judge: Judge | None
     show: Callable[[Any], str]
+    setting: Mapping[str, Any] | None
 
     def __new__(
         cls,
@@ -57,10 +61,12 @@ class Metric(str):
         direction: Direction | None = None,
         over_seeds: OverSeeds = "mean",
         judge: Judge | None = None,
+        setting: Mapping[str, Any] | None = None,
     ) -> Metric:
         metric = super().__new__(cls, name)
         metric.label, metric.unit, metric.show = label, unit, show
         metric.direction, metric.over_seeds, metric.judge = direction, over_seeds, judge
+        metric.setting = setting
         return metric
 
     def __reduce__(self) -> tuple[Callable[[str], Metric], tuple[str]]:
@@ -73,6 +79,21 @@ class Metric(str):
 
 def _bytes(value: Any) -> str:
     return numbers.mebibytes(float(value) / 2**20) if not numbers.missing(value) else numbers.MISSING
+
+
+#: What identifies one timed figure: its setting. ``dtype`` is ``float32``, or ``int8_<method>`` for a quantized model.
+TIMED_SETTING = ("scope", "device", "backend", "dtype", "batch_size", "threads")
+FLOAT32 = "float32"
+#: The headline latency setting (see the module docstring); the threads are the fewest the run timed.
+HEADLINE: Mapping[str, Any] = {"scope": "model", "device": "cpu", "backend": "eager", "batch_size": 1, "dtype": FLOAT32}
+#: The deployment runtime of :mod:`suite.deploy`, and the int8 methods it quantizes with (a timing's ``dtype``).
+ONNXRUNTIME = "onnxruntime"
+QUANTIZE_METHODS = ("dynamic", "static")
+
+
+def int8_dtype(method: str) -> str:
+    """The ``dtype`` of a timing of the ``method`` int8 model: ``int8_static``."""
+    return f"int8_{method}"
 
 
 ACCURACY = Metric(
@@ -91,7 +112,13 @@ BEST_EPOCH = Metric("best_epoch", label="best epoch", unit="", show=numbers.plai
 TRAIN_SECONDS = Metric("train_seconds", label="train time", unit="s", show=numbers.seconds, direction="lower")
 SAMPLES_PER_SECOND = Metric("samples_per_second", label="training rate", unit="/s", show=numbers.rate, direction="higher")
 LATENCY_MS = Metric(
-    "latency_ms", label="latency CPU b1", unit="ms", show=numbers.milliseconds, direction="lower", judge="latency"
+    "latency_ms",
+    label="latency CPU b1",
+    unit="ms",
+    show=numbers.milliseconds,
+    direction="lower",
+    judge="latency",
+    setting=HEADLINE,
 )
 LATENCY_MIN_MS = Metric("latency_min_ms", label="latency, fastest block", unit="ms", show=numbers.milliseconds, direction="lower")
 LATENCY_E2E_MS = Metric("latency_e2e_ms", label="latency e2e CPU b1", unit="ms", show=numbers.milliseconds, direction="lower")
@@ -105,6 +132,96 @@ PEAK_MEM_INFER_MB = Metric(
 )
 PEAK_MEM_TRAIN_MB = Metric(
     "peak_mem_train_mb", label="peak memory, training step", unit="MiB", show=numbers.mebibytes, direction="lower", judge="memory"
+)
+
+# Deployment (suite.deploy): the float32 model exported to ONNX and run by ONNX Runtime,
+# and its int8 versions. Latencies are the headline setting with that runtime and precision.
+ONNX_MAX_ABS_DIFF = Metric("onnx_max_abs_diff", label="ONNX max |Δ logit|", unit="", show=numbers.scientific, over_seeds="mean")
+MODEL_BYTES_ONNX = Metric("model_bytes_onnx", label="ONNX size", unit="MiB", show=_bytes, direction="lower", over_seeds="first")
+LATENCY_MS_ONNXRUNTIME = Metric(
+    "latency_ms_onnxruntime",
+    label="latency CPU b1 ONNX Runtime",
+    unit="ms",
+    show=numbers.milliseconds,
+    direction="lower",
+    setting={**HEADLINE, "backend": ONNXRUNTIME},
+)
+
+
+def _int8_metrics(method: str) -> dict[str, Metric]:
+    """The figures of one int8 method: accuracy, macro-F1 and their drop from float32, latency, size."""
+    name = f"int8_{method}"
+    return {
+        "accuracy": Metric(
+            f"accuracy_{name}",
+            label=f"accuracy int8 {method}",
+            unit="%",
+            show=numbers.percent,
+            direction="higher",
+            over_seeds="spread",
+            judge="quality",
+        ),
+        "macro_f1": Metric(
+            f"macro_f1_{name}",
+            label=f"macro-F1 int8 {method}",
+            unit="%",
+            show=numbers.percent,
+            direction="higher",
+            over_seeds="spread",
+            judge="quality",
+        ),
+        "drop": Metric(
+            f"accuracy_drop_{name}",
+            label=f"accuracy drop int8 {method}",
+            unit="pt",
+            show=numbers.points,
+            direction="lower",
+            over_seeds="spread",
+        ),
+        "latency": Metric(
+            f"latency_ms_{name}",
+            label=f"latency CPU b1 int8 {method}",
+            unit="ms",
+            show=numbers.milliseconds,
+            direction="lower",
+            setting={**HEADLINE, "backend": ONNXRUNTIME, "dtype": int8_dtype(method)},
+        ),
+        "bytes": Metric(
+            f"model_bytes_{name}", label=f"size int8 {method}", unit="MiB", show=_bytes, direction="lower", over_seeds="first"
+        ),
+    }
+
+
+#: Per int8 method, its metrics by role (``accuracy``, ``macro_f1``, ``drop``, ``latency``, ``bytes``).
+INT8: dict[str, dict[str, Metric]] = {method: _int8_metrics(method) for method in QUANTIZE_METHODS}
+DEPLOYED: tuple[Metric, ...] = (
+    ONNX_MAX_ABS_DIFF,
+    MODEL_BYTES_ONNX,
+    LATENCY_MS_ONNXRUNTIME,
+    *(metric for method in QUANTIZE_METHODS for metric in INT8[method].values()),
+)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Quality metrics computed from one set of per-example test predictions.
+
+    Attributes:
+        accuracy (Metric): Its accuracy.
+        macro_f1 (Metric): Its macro-F1.
+        predictions (str): The record field holding the predicted class of every test
+            example (the targets are ``test_targets``), for the paired tests of ``suite compare``.
+    """
+
+    accuracy: Metric
+    macro_f1: Metric
+    predictions: str
+
+
+#: The float32 model's scores, then each int8 method's: ``suite compare`` judges each pair the same way.
+SCORES: tuple[Scores, ...] = (
+    Scores(ACCURACY, MACRO_F1, "test_predictions"),
+    *(Scores(INT8[m]["accuracy"], INT8[m]["macro_f1"], f"test_predictions_{int8_dtype(m)}") for m in QUANTIZE_METHODS),
 )
 
 #: What a budget may count.
@@ -127,11 +244,8 @@ TIMED: tuple[Metric, ...] = (
 )
 MEMORY: tuple[Metric, ...] = (PEAK_MEM_INFER_MB, PEAK_MEM_TRAIN_MB)
 #: Every metric, in the order of ``results.csv``'s columns (``flops`` is kept in ``trials.jsonl`` only).
-METRICS: tuple[Metric, ...] = (*BUDGET_KINDS, MODEL_BYTES, BUDGET_ERROR, *QUALITY, *TRAINING, *TIMED, *MEMORY, FLOPS)
+METRICS: tuple[Metric, ...] = (*BUDGET_KINDS, MODEL_BYTES, BUDGET_ERROR, *QUALITY, *TRAINING, *TIMED, *MEMORY, *DEPLOYED, FLOPS)
 _BY_NAME: dict[str, Metric] = {str(metric): metric for metric in METRICS}
-
-#: The headline latency setting (see the module docstring); the threads are the fewest the run timed.
-HEADLINE: Mapping[str, Any] = {"scope": "model", "device": "cpu", "backend": "eager", "batch_size": 1}
 
 
 def budget_text(kind: str, value: Any) -> str:
@@ -185,6 +299,10 @@ def seed_aggregations(metrics: Iterable[Metric], kinds: Iterable[OverSeeds] = ("
     return specs
 
 
-def is_headline(setting: Mapping[str, Any], fewest_threads: int = 1) -> bool:
-    """Whether a timed ``setting`` (scope, device, backend, batch_size, threads) is the headline one."""
-    return all(setting.get(key) == value for key, value in HEADLINE.items()) and int(setting.get("threads", 1)) == fewest_threads
+def is_headline(setting: Mapping[str, Any], fewest_threads: int = 1, headline: Mapping[str, Any] = HEADLINE) -> bool:
+    """Whether a timed ``setting`` (:data:`TIMED_SETTING`) is the headline one (or ``headline``, a metric's setting).
+
+    A setting without a ``dtype`` (a summary written before int8 models were timed) is float32.
+    """
+    matches = all(setting.get(key, FLOAT32 if key == "dtype" else None) == value for key, value in headline.items())
+    return matches and int(setting.get("threads", 1)) == fewest_threads

@@ -102,3 +102,13 @@ def compact_count(value: float) -> str:
 def rate(value: Any) -> str:
     """Examples per second: ``1234.5 -> '1,234/s'``."""
     return MISSING if missing(value) else f"{float(value):,.0f}/s"
+
+
+def points(value: Any) -> str:
+    """A difference of two accuracies (fractions) in percentage points: ``0.013 -> '+1.3 pt'``."""
+    return MISSING if missing(value) else f"{100 * float(value):+.1f} pt"
+
+
+def scientific(value: Any) -> str:
+    """A small error: ``3.1e-07``."""
+    return MISSING if missing(value) else f"{float(value):.1e}"

@@ -27,6 +27,7 @@ from suite.budget import Budget, build_matched
 from suite.config import RunConfig
 from suite.data import get_dataset
 from suite.data.base import AudioDataset, ensure_dataset
+from suite.deploy.stage import deploy_trained
 from suite.environment import this_machine
 from suite.errors import SuiteError
 from suite.feature_cache import prepare_features
@@ -185,6 +186,8 @@ class TrainedTrial:
         macs (int, optional): Its MACs at batch 1.
         n_classes (int): Output classes. (Default: ``0``)
         spent (float): Seconds of ``trial_timeout`` the training used. (Default: ``0``)
+        deployed (dict[str, bytes]): The int8 ONNX files by precision, to time
+            (:class:`suite.deploy.stage.Deployment`). (Default: none)
     """
 
     record: dict[str, Any]
@@ -193,6 +196,7 @@ class TrainedTrial:
     macs: int | None = None
     n_classes: int = 0
     spent: float = 0.0
+    deployed: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def to_measure(self) -> bool:
@@ -206,7 +210,15 @@ class TrainedTrial:
         return buffer.getvalue()
 
     @classmethod
-    def rebuild(cls, task: TrialTask, record: dict[str, Any], state: bytes, n_classes: int, spent: float) -> TrainedTrial:
+    def rebuild(
+        cls,
+        task: TrialTask,
+        record: dict[str, Any],
+        state: bytes,
+        n_classes: int,
+        spent: float,
+        deployed: dict[str, bytes] | None = None,
+    ) -> TrainedTrial:
         """The trained trial in this process: build the same model (family, budget, seed) and load its weights.
 
         Raises:
@@ -223,7 +235,7 @@ class TrainedTrial:
                 f"(width {record.get('width')}, {record.get(PARAMS)}); is the same suite version installed on every node?"
             )
         built.model.load_state_dict(torch.load(io.BytesIO(state), weights_only=True))
-        return cls(record, built.model, built.spec, built.macs, n_classes, spent)
+        return cls(record, built.model, built.spec, built.macs, n_classes, spent, deployed or {})
 
 
 def train_trial(task: TrialTask, store: FeatureStore, progress: bool = False) -> TrainedTrial:
@@ -297,10 +309,20 @@ def _train(task: TrialTask, store: FeatureStore, device: torch.device, progress:
         if hook is not None:
             hook.remove()  # a hook would add its own cost to every timed forward call
     record |= dataclasses.asdict(result)
+    files: dict[str, bytes] = {}
+    if config.measure.quantize:
+        deploy_start = time.perf_counter()
+        deployment = deploy_trained(
+            built.model, data, config.measure.quantize, config.training.batch_size, result.accuracy,
+            config.measure.calibration_batches,
+        )  # fmt: skip
+        record |= deployment.fields | {"deploy_seconds": time.perf_counter() - deploy_start}
+        files = deployment.files
+        deadline.check("after quantizing")
     if not needs_measuring(config):
         record |= {"status": "ok", "error": ""}
         return TrainedTrial(record)
-    return TrainedTrial(record, built.model, built.spec, built.macs, data.n_classes, deadline.elapsed())
+    return TrainedTrial(record, built.model, built.spec, built.macs, data.n_classes, deadline.elapsed(), files)
 
 
 def measure_trained(trained: TrainedTrial, config: RunConfig) -> dict[str, Any]:
@@ -326,7 +348,14 @@ def measure_trained(trained: TrainedTrial, config: RunConfig) -> dict[str, Any]:
     measure, model = config.measure, trained.model
     try:
         costs, timings = measure_costs(
-            model, trained.spec, trained.macs, measure.latency, measure.memory, config.training.batch_size, trained.n_classes
+            model,
+            trained.spec,
+            trained.macs,
+            measure.latency,
+            measure.memory,
+            config.training.batch_size,
+            trained.n_classes,
+            trained.deployed,
         )
         deadline.check("while measuring latency and memory")
         record |= costs | {"timings": timings, "status": "ok", "error": ""}

@@ -83,14 +83,22 @@ def _ray_train(task: TrialTask) -> dict[str, Any]:
     trained.record["node"] = _node_id()  # where it trained, and so where it is to be measured
     if not trained.to_measure:
         return {"record": trained.record}
-    return {"record": trained.record, "state": trained.state_bytes(), "n_classes": trained.n_classes, "spent": trained.spent}
+    return {
+        "record": trained.record,
+        "state": trained.state_bytes(),
+        "n_classes": trained.n_classes,
+        "spent": trained.spent,
+        "deployed": trained.deployed,
+    }
 
 
 def _ray_measure(task: TrialTask, payload: dict[str, Any]) -> dict[str, Any]:
     """Body of a measurement task (alone on its node): rebuild the trained model and measure it."""
     record = payload["record"]
     try:
-        trained = TrainedTrial.rebuild(task, record, payload["state"], payload["n_classes"], payload["spent"])
+        trained = TrainedTrial.rebuild(
+            task, record, payload["state"], payload["n_classes"], payload["spent"], payload.get("deployed", {})
+        )
         return {"record": measure_trained(trained, task.config)}
     except SuiteError as error:
         return {"suite_error": str(error)}

@@ -30,7 +30,7 @@ from suite.gate.macro_f1 import judge_macro_f1
 from suite.gate.sides import KEYS, SETTING, Side, load_side
 from suite.gate.stats import Judgement, judge_exact, judge_relative
 from suite.gate.thresholds import FailOn
-from suite.metrics import ACCURACY, BUDGET_ERROR, judged_by
+from suite.metrics import BUDGET_ERROR, FLOAT32, SCORES, judged_by
 from suite.results.identity import data_difference, unchecked_note
 
 Basis = Literal["auto", "ms", "rel"]
@@ -60,7 +60,8 @@ class Comparison:
 def _setting_label(setting: dict[str, Any]) -> str:
     scope = "" if setting["scope"] == "model" else f"{setting['scope']} "
     backend = "" if setting["backend"] == "eager" else f" {setting['backend']}"
-    return f"latency {scope}{setting['device']} b{setting['batch_size']} t{setting['threads']}{backend}"
+    precision = "" if setting.get("dtype", FLOAT32) == FLOAT32 else f" {setting['dtype'].replace('_', ' ')}"
+    return f"latency {scope}{setting['device']} b{setting['batch_size']} t{setting['threads']}{backend}{precision}"
 
 
 def _row(key: dict[str, Any], metric: str, base: Any, new: Any, judgement: Judgement) -> dict[str, Any]:
@@ -95,12 +96,14 @@ def _choose_basis(base: Side, new: Side, basis: Basis) -> tuple[str, str]:
 
 
 def _judge_quality(metric: str, b: pd.Series, n: pd.Series, min_points: float) -> Judgement:
-    """Accuracy or macro-F1: from the seeds and their predictions (results folders), else from the moments (summaries)."""
-    seeds_b, seeds_n = b.get("accuracy_seeds"), n.get("accuracy_seeds")
+    """An accuracy or macro-F1 (float32 or int8): from the seeds and their predictions (results folders), else from
+    the moments (summaries)."""
+    score = next(score for score in SCORES if metric in (score.accuracy, score.macro_f1))
+    seeds_b, seeds_n = b.get(f"{score.accuracy}_seeds"), n.get(f"{score.accuracy}_seeds")
     if isinstance(seeds_b, SeedResults) and isinstance(seeds_n, SeedResults):
-        if metric == ACCURACY:
+        if metric == score.accuracy:
             return judge_accuracy(seeds_b, seeds_n, min_points)
-        f1_b, f1_n = b["macro_f1_seeds"], n["macro_f1_seeds"]
+        f1_b, f1_n = b[f"{score.macro_f1}_seeds"], n[f"{score.macro_f1}_seeds"]
         if len(f1_b) == len(seeds_b.values) and len(f1_n) == len(seeds_n.values):
             return judge_macro_f1(seeds_b, seeds_n, f1_b, f1_n, min_points)
         # Some seeds have no macro-F1 (their seeds row says so): the predictions no longer line up with them.
@@ -125,8 +128,8 @@ def _model_rows(key: dict[str, Any], b: pd.Series, n: pd.Series, base: Side, new
             rows.append(_row(key, "seeds", _seed_count(b), _seed_count(n), seeds))
     if fail_on.accuracy is not None and n["n_seeds"] > 0 and b["n_seeds"] > 0:
         for metric in judged_by("quality"):
-            if math.isnan(b[f"{metric}_mean"]) or math.isnan(n[f"{metric}_mean"]):
-                continue
+            if pd.isna(b.get(f"{metric}_mean")) or pd.isna(n.get(f"{metric}_mean")):
+                continue  # a side without this figure (no int8 model) has nothing to judge
             judged = _judge_quality(metric, b, n, fail_on.accuracy)
             rows.append(_row(key, metric, b[f"{metric}_mean"], n[f"{metric}_mean"], judged))
     out_of_tolerance = bool(n["infeasible"]) or abs(n.get(BUDGET_ERROR, 0) or 0) > new.tolerance

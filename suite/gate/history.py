@@ -25,10 +25,20 @@ import numpy as np
 import pandas as pd
 
 from suite.errors import SuiteError
-from suite.gate.sides import KEYS, EmptySide, Side, load_side
+from suite.gate.sides import KEYS, SCORED, EmptySide, Side, load_side
 from suite.gate.steps import detect_exact_changes, detect_steps
 from suite.gate.thresholds import FailOn
-from suite.metrics import BUDGET_ERROR, BUDGET_KINDS, HEADLINE, LATENCY_MS, LATENCY_REL, MEMORY, QUALITY, is_headline
+from suite.metrics import (
+    BUDGET_ERROR,
+    BUDGET_KINDS,
+    DEPLOYED,
+    HEADLINE,
+    LATENCY_MS,
+    LATENCY_REL,
+    MEMORY,
+    by_name,
+    is_headline,
+)
 from suite.results.identity import pooled_identities, unchecked_note
 from suite.results.load import expand_run_dirs
 from suite.results.manifest import read_manifest
@@ -37,9 +47,13 @@ from suite.results.manifest import read_manifest
 HISTORY_METRICS = {
     LATENCY_MS: "median_ms",
     LATENCY_REL: "median_rel",
-    **{metric: f"{metric}_mean" for metric in QUALITY},
+    # Latencies of the deployed models follow their own setting (the metric declares it).
+    **{metric: "median_ms" for metric in DEPLOYED if metric.setting is not None},
+    **{metric: f"{metric}_mean" for metric in SCORED},
     **{metric: str(metric) for metric in (*BUDGET_KINDS, *MEMORY)},
 }
+#: Metrics fitted and judged in points (every accuracy and macro-F1, float32 or int8).
+_IN_POINTS = frozenset(SCORED)
 MARKS = {"regressed": "▲", "improved": "▼", "changed": "◆"}
 
 
@@ -102,8 +116,9 @@ def _run_values(side: Side, metric: str) -> pd.DataFrame:
     if metric.startswith("latency"):
         latency = side.latency
         fewest = int(latency["threads"].min()) if len(latency) else 1
-        headline = [is_headline(setting, fewest) for setting in latency[[*HEADLINE, "threads"]].to_dict("records")]
-        return latency.loc[headline, [*KEYS, "median_ms", "median_rel"]]
+        wanted = by_name(metric).setting or HEADLINE  # latency_rel: the ratio of the headline setting
+        followed = [is_headline(setting, fewest, wanted) for setting in latency[[*wanted, "threads"]].to_dict("records")]
+        return latency.loc[followed, [*KEYS, "median_ms", "median_rel"]]
     column = HISTORY_METRICS[metric]
     extra = [c for c in (BUDGET_ERROR, "infeasible") if c in side.models]  # for the params/MACs tolerance rule
     frame = side.models[[*KEYS, column, *extra]].rename(columns={column: "value"})
@@ -143,7 +158,7 @@ def _judge_series(series: pd.DataFrame, metric: str, fail_on: FailOn) -> pd.Data
     if metric in BUDGET_KINDS:
         return series.assign(level=series["value"], change=np.nan, verdict=_exact_verdicts(series, getattr(fail_on, metric)))
     values = series["value"].to_numpy(dtype=float)
-    if metric in QUALITY:  # fitted in points, judged by a drop in points
+    if metric in _IN_POINTS:  # fitted in points, judged by a drop in points
         fit = detect_steps(values * 100, fail_on.accuracy, relative=False, higher_is_worse=False)
         return series.assign(level=fit.level / 100, change=fit.change, verdict=fit.verdict)
     threshold = fail_on.latency if metric.startswith("latency") else fail_on.memory
@@ -154,7 +169,7 @@ def _judge_series(series: pd.DataFrame, metric: str, fail_on: FailOn) -> pd.Data
 def _threshold_note(metric: str, fail_on: FailOn) -> str:
     if metric in BUDGET_KINDS:
         return f"Params and MACs are exact: every change is a step ({metric}={getattr(fail_on, metric)})."
-    if metric in QUALITY:
+    if metric in _IN_POINTS:
         threshold = None if fail_on.accuracy is None else f"{fail_on.accuracy:g} pt"
     else:
         value = fail_on.latency if metric.startswith("latency") else fail_on.memory

@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from suite.formatting import markdown_text, one_line
 from suite.gate.compare import Comparison
-from suite.metrics import LATENCY_MS, LATENCY_REL, QUALITY, is_metric, shown
+from suite.metrics import LATENCY_MS, LATENCY_REL, by_name, is_metric, shown
 from suite.numbers import compact_count
 
 FORMATS = ("table", "md", "json")
@@ -48,7 +48,7 @@ def _value(metric: str, value: Any, basis: str) -> str:
 def _change(metric: str, change: float | None) -> str:
     if change is None or math.isnan(change):
         return ""
-    return f"{change:+.2f} pt" if metric in QUALITY else f"{change:+.1%}"
+    return f"{change:+.2f} pt" if is_metric(metric) and by_name(metric).judge == "quality" else f"{change:+.1%}"
 
 
 def _budget(row: dict[str, Any]) -> str:

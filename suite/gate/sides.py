@@ -33,14 +33,15 @@ from suite.gate.latency import Sessions
 from suite.metrics import (
     ACCURACY,
     BUDGET_ERROR,
+    FLOAT32,
     LATENCY_REL,
-    MACRO_F1,
     MACS,
     MEMORY,
     PARAMS,
     PEAK_MEM_INFER_MB,
     PEAK_MEM_TRAIN_MB,
-    QUALITY,
+    SCORES,
+    TIMED_SETTING,
     is_headline,
     seed_aggregations,
 )
@@ -48,9 +49,11 @@ from suite.results.identity import DataIdentity, pooled_identities
 from suite.results.load import NUMERIC_COLUMNS, RunInfo, expand_run_dirs, load_results
 
 KEYS = ["dataset", "protocol", "budget_kind", "budget", "model"]
-SETTING = ["scope", "device", "backend", "batch_size", "threads"]
+#: Every quality metric a side aggregates over seeds: the float32 model's and each int8 model's.
+SCORED = tuple(metric for score in SCORES for metric in (score.accuracy, score.macro_f1))
+SETTING = list(TIMED_SETTING)
 DEFAULT_TOLERANCE = 0.05
-_SETTING_COLUMN = re.compile(r"^latency_(model|e2e)_(\w+?)_(\w+?)_b(\d+)_t(\d+)_ms$")
+_SETTING_COLUMN = re.compile(r"^latency_(model|e2e)_(\w+?)_(\w+?)(?:_(int8_\w+?))?_b(\d+)_t(\d+)_ms$")
 
 
 class EmptySide(SuiteError):
@@ -132,7 +135,7 @@ def _from_results(path: Path) -> Side:
         infeasible=("status", lambda s: bool((s == "infeasible").all())),
     )
     quality = ok.groupby(KEYS, sort=False).agg(
-        **seed_aggregations((*QUALITY, *MEMORY)),  # as the report's summary aggregates them
+        **seed_aggregations((*SCORED, *MEMORY)),  # as the report's summary aggregates them
         n_seeds=(ACCURACY, "count"),
     )
     models = models.join(quality).join(_seed_results(usable)).join(_health(all_trials, runs)).reset_index()
@@ -176,7 +179,8 @@ def _key_index(keys: list[tuple]) -> pd.MultiIndex:
 
 
 def _seed_results(ok: pd.DataFrame) -> pd.DataFrame:
-    """Per model: its seeds' accuracies with their per-example predictions (:class:`SeedResults`) and macro-F1s.
+    """Per model and :data:`~suite.metrics.SCORES` pair: the seeds' accuracies with their per-example predictions
+    (``<accuracy>_seeds``, a :class:`SeedResults`) and macro-F1s (``<macro_f1>_seeds``, a tuple).
 
     ``ok`` holds only records with a finite accuracy.
 
@@ -186,18 +190,22 @@ def _seed_results(ok: pd.DataFrame) -> pd.DataFrame:
     accuracy and the judge falls back to the seeds).
     """
     rows = {}
+    columns = [f"{metric}_seeds" for score in SCORES for metric in (score.accuracy, score.macro_f1)]
     for key, group in ok.groupby(KEYS, sort=False):
-        per_seed = group.groupby("seed", sort=True)
-        firsts = group.drop_duplicates("seed").set_index("seed").sort_index()
-        predictions = list(firsts["test_predictions"]) if "test_predictions" in firsts else None
-        targets = list(firsts["test_targets"]) if "test_targets" in firsts else None
-        accuracy = per_seed[ACCURACY].mean()
-        rows[key] = {
-            "accuracy_seeds": SeedResults.from_trials(list(accuracy), predictions, targets),
+        rows[key] = {}
+        for score in SCORES:
+            scored = group[group[score.accuracy].notna()] if score.accuracy in group else group.iloc[:0]
+            if scored.empty:
+                continue  # no seed has this score (a run without int8 models)
+            per_seed = scored.groupby("seed", sort=True)
+            firsts = scored.drop_duplicates("seed").set_index("seed").sort_index()
+            predictions = list(firsts[score.predictions]) if score.predictions in firsts else None
+            targets = list(firsts["test_targets"]) if "test_targets" in firsts else None
+            accuracy = per_seed[score.accuracy].mean()
+            rows[key][f"{score.accuracy}_seeds"] = SeedResults.from_trials(list(accuracy), predictions, targets)
             # Seeds without a macro-F1 are left out here; the seeds row reports them (suite.gate.health).
-            "macro_f1_seeds": tuple(float(v) for v in per_seed[MACRO_F1].mean().dropna()),
-        }
-    return pd.DataFrame(list(rows.values()), index=_key_index(list(rows)), columns=["accuracy_seeds", "macro_f1_seeds"])
+            rows[key][f"{score.macro_f1}_seeds"] = tuple(float(v) for v in per_seed[score.macro_f1].mean().dropna())
+    return pd.DataFrame(list(rows.values()), index=_key_index(list(rows)), columns=columns)
 
 
 def _interleaved(timings: pd.DataFrame) -> bool:
@@ -297,11 +305,12 @@ def _from_summary(path: Path) -> Side:
     for column in summary.columns:
         match = _SETTING_COLUMN.match(column)
         if match:
-            scope, device, backend, batch, threads = match.groups()
+            scope, device, backend, dtype, batch, threads = match.groups()
             settings[column] = {
                 "scope": scope,
                 "device": device,
                 "backend": backend,
+                "dtype": dtype or FLOAT32,
                 "batch_size": int(batch),
                 "threads": int(threads),
             }

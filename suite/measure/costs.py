@@ -6,6 +6,7 @@ a config) both call, so that both report the same figures the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
@@ -18,14 +19,17 @@ from suite.measure.memory import inference_peak_bytes, training_peak_bytes
 from suite.metrics import (
     GFLOPS_ACHIEVED,
     HEADLINE,
+    INT8,
     LATENCY_E2E_MS,
     LATENCY_IQR_MS,
     LATENCY_MIN_MS,
     LATENCY_MS,
+    LATENCY_MS_ONNXRUNTIME,
     LATENCY_REL,
     MATMUL_GFLOPS,
     PEAK_MEM_INFER_MB,
     PEAK_MEM_TRAIN_MB,
+    QUANTIZE_METHODS,
     THROUGHPUT,
 )
 
@@ -40,17 +44,17 @@ class LatencySettings(BaseModel):
     devices: list[Literal["cpu", "cuda"]] = Field(default_factory=lambda: ["cpu"], min_length=1)
     batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1, 32], min_length=1)
     threads: list[PositiveInt] = Field(default_factory=lambda: [1], min_length=1)
-    backends: list[Literal["eager", "compile"]] = Field(default_factory=lambda: ["eager"], min_length=1)
+    backends: list[Literal["eager", "compile", "onnxruntime"]] = Field(default_factory=lambda: ["eager"], min_length=1)
     min_run_time: float = Field(DEFAULT_MIN_RUN_TIME, gt=0, description="seconds of timed runs per figure")
 
 
-def _headline(timings: list[Timing], scope: str, batch: int) -> Timing | None:
-    """The ``ok`` timing of ``scope`` at ``batch`` in the headline setting (:data:`suite.metrics.HEADLINE`; fewest threads)."""
+def _headline(timings: list[Timing], scope: str, batch: int, setting: Mapping[str, Any] = HEADLINE) -> Timing | None:
+    """The ``ok`` timing of ``scope`` at ``batch`` in ``setting`` (default :data:`suite.metrics.HEADLINE`), fewest threads."""
     fewest = min((t.threads for t in timings), default=1)
-    wanted = {**HEADLINE, "scope": scope, "batch_size": batch}
+    wanted = {**setting, "scope": scope, "batch_size": batch}
     for timing in timings:
-        setting = {"scope": timing.scope, "device": timing.device, "backend": timing.backend, "batch_size": timing.batch_size}
-        if timing.status == "ok" and setting == wanted and timing.threads == fewest:
+        matches = all(getattr(timing, key) == value for key, value in wanted.items())
+        if timing.status == "ok" and matches and timing.threads == fewest:
             return timing
     return None
 
@@ -69,6 +73,7 @@ def measure_costs(
     memory: bool,
     train_batch_size: int,
     n_classes: int,
+    deployed: Mapping[str, bytes] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Flat columns for ``results.csv`` and every :class:`Timing` for ``trials.jsonl``.
 
@@ -79,7 +84,9 @@ def measure_costs(
     :mod:`suite.measure.stability`), ``throughput`` (examples/s at the largest batch
     size), ``gflops_achieved`` and ``matmul_gflops`` (at the largest batch size),
     ``peak_mem_infer_mb`` (batch 1) and ``peak_mem_train_mb`` (one step at
-    ``train_batch_size``).
+    ``train_batch_size``); with the ``onnxruntime`` backend ``latency_ms_onnxruntime``
+    and, for each int8 file of ``deployed`` (by precision, from :mod:`suite.deploy.stage`),
+    ``latency_ms_int8_<method>``: the headline setting in ONNX Runtime.
     """
     columns: dict[str, Any] = {}
     timings: list[Timing] = []
@@ -93,6 +100,7 @@ def measure_costs(
             latency.threads,
             latency.backends,
             min_run_time=latency.min_run_time,
+            deployed=deployed,
         )
         single, single_e2e = _headline(timings, "model", 1), _headline(timings, "e2e", 1)
         largest = _headline(timings, "model", max(latency.batch_sizes))
@@ -107,6 +115,10 @@ def measure_costs(
             GFLOPS_ACHIEVED: largest.gflops_achieved if largest else None,
             MATMUL_GFLOPS: largest.matmul_gflops if largest else None,
         }
+        for metric in (LATENCY_MS_ONNXRUNTIME, *(INT8[method]["latency"] for method in QUANTIZE_METHODS)):
+            timing = _headline(timings, "model", 1, metric.setting or HEADLINE)
+            if timing is not None:
+                columns[metric] = timing.median_ms
     if memory:
         model = model.cpu()
         columns[PEAK_MEM_INFER_MB] = inference_peak_bytes(model, spec.example(1)) / MB

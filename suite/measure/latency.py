@@ -30,8 +30,10 @@ compared fairly with spectrogram models.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,10 +41,12 @@ import torch
 from torch import nn
 from torch.utils.benchmark import Timer
 
+from suite.errors import SuiteError
 from suite.features import build_frontend
 from suite.input_spec import InputSpec
 from suite.measure.reference import matmul_gflops, reference_kernel, reference_kind
 from suite.measure.stability import MAX_ATTEMPTS, Assessment, CpuSnapshot, assess, neighbour_cpus, wait_for_quiet
+from suite.metrics import FLOAT32, ONNXRUNTIME
 
 DEFAULT_MIN_RUN_TIME = 0.3
 WARMUP_CALLS = 3
@@ -216,12 +220,54 @@ def measure_figure(
     return _timing(best[0], best[1], attempts, base, kind, macs)
 
 
-def _runnable(model: nn.Module, backend: str) -> nn.Module:
-    if backend == "eager":
-        return model
-    if backend == "compile":
-        return torch.compile(model)  # type: ignore[return-value]
-    raise ValueError(f"unknown backend {backend!r}; expected eager or compile")
+class _Calls:
+    """Makes the timed call of each backend; exports each pipeline to ONNX once, on first use.
+
+    Args:
+        scratch (Path): A folder for the ONNX files.
+        deployed (Mapping[str, bytes]): int8 ONNX files of the model scope by precision.
+    """
+
+    def __init__(self, scratch: Path, deployed: Mapping[str, bytes]) -> None:
+        self.scratch = scratch
+        self.exported: dict[str, Path | Exception] = {}
+        self.deployed: dict[str, Path] = {}
+        for dtype, data in deployed.items():
+            path = scratch / f"model-{dtype}.onnx"
+            path.write_bytes(data)
+            self.deployed[dtype] = path
+
+    def _onnx(self, scope: str, pipeline: nn.Module, example: torch.Tensor) -> Path:
+        if scope not in self.exported:
+            from suite.deploy import require_onnx
+            from suite.deploy.onnx_export import export_onnx
+
+            require_onnx()
+            # Two examples at least, so the exporter keeps the batch axis dynamic.
+            batch = example[:1].expand(2, *example.shape[1:]).contiguous() if len(example) < 2 else example
+            try:
+                self.exported[scope] = export_onnx(pipeline, batch, self.scratch / f"{scope}-float32.onnx").path
+            except Exception as error:  # remembered: every batch size of this scope fails the same way
+                self.exported[scope] = error
+        found = self.exported[scope]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def make(self, backend: str, dtype: str, scope: str, pipeline: nn.Module, example: torch.Tensor, threads: int):
+        """The call to time: ``pipeline(example)`` as ``backend`` runs it, at ``dtype``."""
+        device = example.device.type
+        if backend == "eager":
+            return lambda: pipeline(example)
+        if backend == "compile":
+            compiled = torch.compile(pipeline)
+            return lambda: compiled(example)
+        if backend == ONNXRUNTIME:
+            from suite.deploy.runtime import runner
+
+            path = self._onnx(scope, pipeline, example) if dtype == FLOAT32 else self.deployed[dtype]
+            return runner(path, example, threads, device)
+        raise ValueError(f"unknown backend {backend!r}; expected eager, compile or {ONNXRUNTIME}")
 
 
 def measure_latency(
@@ -234,6 +280,7 @@ def measure_latency(
     backends: Sequence[str] = ("eager",),
     scopes: Sequence[str] = ("model", "e2e"),
     min_run_time: float = DEFAULT_MIN_RUN_TIME,
+    deployed: Mapping[str, bytes] | None = None,
 ) -> list[Timing]:
     """Time ``model`` in eval mode under ``torch.inference_mode`` for every combination of settings.
 
@@ -242,8 +289,13 @@ def measure_latency(
         spec (InputSpec): Its input; the ``e2e`` scope feeds ``(B, spec.n_samples)``
             waveforms through the spec's front end first.
         macs (int, optional): MACs per example, for ``gflops_achieved``.
-        devices, batch_sizes, threads, backends, scopes: What to measure.
+        devices, batch_sizes, threads, backends, scopes: What to measure. ``onnxruntime``
+            exports each scope's pipeline to ONNX (:mod:`suite.deploy`) and times it in
+            ONNX Runtime with as many intra-op threads as the setting.
         min_run_time (float): Seconds of timed model blocks per figure (per attempt). (Default: ``0.3``)
+        deployed (Mapping[str, bytes], optional): int8 ONNX files of the model by precision
+            (``int8_static``...): each is timed in ONNX Runtime in the model scope at every
+            device, thread count and batch size, beside the float32 figures.
 
     Returns:
         list[Timing]: one per combination. A CUDA device that is absent gives
@@ -252,30 +304,37 @@ def measure_latency(
     """
     timings: list[Timing] = []
     model.eval()
-    for device_name in devices:
-        for thread_count in threads:
-            common = {"device": device_name, "threads": thread_count, "dtype": "float32"}
-            if device_name == "cuda" and not torch.cuda.is_available():
-                timings += [
-                    Timing(scope=scope, backend=backend, batch_size=batch, status="skipped", error="no CUDA device", **common)
-                    for scope in scopes
-                    for backend in backends
-                    for batch in batch_sizes
-                ]
-                continue
-            device = torch.device(device_name)
-            pipelines = {"model": model.to(device), "e2e": nn.Sequential(build_frontend(spec), model).to(device).eval()}
-            for backend in backends:
-                for scope in scopes:
-                    for batch in batch_sizes:
-                        base = {"scope": scope, "backend": backend, "batch_size": batch, **common}
-                        shape = (batch, *spec.shape) if scope == "model" else (batch, spec.n_samples)
-                        example = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(device)
-                        try:
-                            runnable = _runnable(pipelines[scope], backend)
-                            with torch.inference_mode():
-                                call = lambda r=runnable, x=example: r(x)  # noqa: E731
-                                timings.append(measure_figure(call, base, device, macs, min_run_time))
-                        except Exception as error:  # one failing backend must not stop the others
-                            timings.append(Timing(**base, status="failed", error=f"{type(error).__name__}: {error}"))
+    variants = [(backend, FLOAT32, tuple(scopes)) for backend in backends]
+    variants += [(ONNXRUNTIME, dtype, ("model",)) for dtype in (deployed or {}) if "model" in scopes]
+    with tempfile.TemporaryDirectory(prefix="suite-latency-") as scratch:
+        calls = _Calls(Path(scratch), deployed or {})
+        for device_name in devices:
+            for thread_count in threads:
+                common = {"device": device_name, "threads": thread_count}
+                if device_name == "cuda" and not torch.cuda.is_available():
+                    timings += [
+                        Timing(scope=scope, backend=backend, dtype=dtype, batch_size=batch, status="skipped",
+                               error="no CUDA device", **common)
+                        for backend, dtype, variant_scopes in variants
+                        for scope in variant_scopes
+                        for batch in batch_sizes
+                    ]  # fmt: skip
+                    continue
+                device = torch.device(device_name)
+                pipelines = {"model": model.to(device), "e2e": nn.Sequential(build_frontend(spec), model).to(device).eval()}
+                for backend, dtype, variant_scopes in variants:
+                    for scope in variant_scopes:
+                        for batch in batch_sizes:
+                            base = {"scope": scope, "backend": backend, "dtype": dtype, "batch_size": batch, **common}
+                            shape = (batch, *spec.shape) if scope == "model" else (batch, spec.n_samples)
+                            example = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(device)
+                            try:
+                                with torch.inference_mode():
+                                    call = calls.make(backend, dtype, scope, pipelines[scope], example, thread_count)
+                                    timings.append(measure_figure(call, base, device, macs, min_run_time))
+                            except SuiteError:
+                                raise
+                            except Exception as error:  # one failing backend must not stop the others
+                                message = f"{type(error).__name__}: {error}".splitlines()[0]
+                                timings.append(Timing(**base, status="failed", error=message))
     return timings

@@ -20,6 +20,7 @@ from suite import __version__
 from suite.errors import SuiteError
 from suite.fileio import atomic_write
 from suite.metrics import LATENCY_MS, MACS, PARAMS, PEAK_MEM_INFER_MB, budget_text
+from suite.reporting.deployed import deployed_plot, deployed_table, has_deployment
 from suite.reporting.methodology import families_table, methodology
 from suite.reporting.overview import overview
 from suite.reporting.plots import Plot, budget_plot, latency_plot, tradeoff_plot
@@ -65,6 +66,7 @@ class Section:
     slug: str
     leaderboards: list[Board] = field(default_factory=list)
     side_by_side: list[Board] = field(default_factory=list)
+    deployed: list[Board] = field(default_factory=list)
     plots: list[SectionPlot] = field(default_factory=list)
 
 
@@ -128,6 +130,8 @@ def _plots(results: Results, summary: pd.DataFrame, trials: pd.DataFrame, styles
         plots.append(confusion_plot(trials, best, [str(c) for c in classes]))
     tolerance = next((float(t) for r in runs if (t := (r.manifest.get("config") or {}).get("tolerance")) is not None), 0.05)
     plots.append(budget_plot(summary, styles, tolerance))
+    if has_deployment(summary):
+        plots.append(deployed_plot(summary, styles))
     return plots
 
 
@@ -156,6 +160,8 @@ def _section(results: Results, summary: pd.DataFrame, key: tuple, styles: dict[s
     for (_, _, machine, kind, value), board in part.groupby(BOARD, sort=False, dropna=False):
         heading = budget_text(str(kind), value) + (f", machine {letters[machine]} ({machine})" if len(machines) > 1 else "")
         section.leaderboards.append(Board(heading, leaderboard(board, settings, f"{title}; {heading}.")))
+        if has_deployment(board):
+            section.deployed.append(Board(heading, deployed_table(board, f"{title}; {heading}; deployed.")))
     if len(machines) > 1:
         for (kind, value), board in part.groupby(["budget_kind", "budget"], sort=False):
             caption = f"The same models measured on {len(machines)} machines."

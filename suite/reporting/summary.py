@@ -9,43 +9,72 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from suite.metrics import MACS, METRICS, PARAMS, is_headline, seed_aggregations
+from suite.metrics import (
+    FLOAT32,
+    MACS,
+    METRICS,
+    PARAMS,
+    QUANTIZE_METHODS,
+    TIMED_SETTING,
+    int8_dtype,
+    is_headline,
+    seed_aggregations,
+)
 from suite.results.load import Results
 
 #: One leaderboard row per group; a leaderboard is one (data set, protocol, machine, budget).
 GROUP = ["dataset", "protocol", "machine", "budget_kind", "budget", "model"]
 BOARD = GROUP[:-1]
 #: Per-model figures that do not vary with the seed (the first trial's are taken): the metrics that say so.
-FIRST_COLUMNS = ("feature", "width", *seed_aggregations(METRICS, kinds=("first",)))
+FIRST_COLUMNS = (
+    "feature",
+    "width",
+    *seed_aggregations(METRICS, kinds=("first",)),
+    # What deployment left in float32 and what failed: the same for every seed of a model.
+    *(f"float_ops_{int8_dtype(method)}" for method in QUANTIZE_METHODS),
+    "deploy_error",
+)
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One timed setting: scope, device, backend, batch size and thread count."""
+    """One timed setting (:data:`suite.metrics.TIMED_SETTING`): scope, device, backend, precision, batch size, threads."""
 
     scope: str
     device: str
     backend: str
+    dtype: str
     batch_size: int
     threads: int
 
+    @classmethod
+    def of(cls, row: Any) -> Setting:
+        """The setting of a timing row (anything with the setting's keys as items)."""
+        return cls(str(row["scope"]), str(row["device"]), str(row["backend"]), str(row["dtype"]), int(row["batch_size"]),
+                   int(row["threads"]))  # fmt: skip
+
     @property
     def column(self) -> str:
-        """Its column in ``summary.csv``: ``latency_model_cpu_eager_b32_t1_ms``."""
-        return f"latency_{self.scope}_{self.device}_{self.backend}_b{self.batch_size}_t{self.threads}_ms"
+        """Its column in ``summary.csv``: ``latency_model_cpu_eager_b32_t1_ms``; an int8 model's names its precision,
+        ``latency_model_cpu_onnxruntime_int8_static_b1_t1_ms``."""
+        precision = "" if self.dtype == FLOAT32 else f"_{self.dtype}"
+        return f"latency_{self.scope}_{self.device}_{self.backend}{precision}_b{self.batch_size}_t{self.threads}_ms"
 
     def label(self, show_threads: bool) -> str:
-        """Its leaderboard heading: ``CPU b32``, ``e2e CPU b1``, ``CUDA b1 compile``, ``CPU b1 2t``."""
+        """Its heading: ``CPU b32``, ``e2e CPU b1``, ``CUDA b1 compile``, ``CPU b1 2t``, ``CPU b1 onnxruntime int8 static``."""
         parts = ["e2e"] if self.scope == "e2e" else []
         parts += [self.device.upper(), f"b{self.batch_size}"]
         if show_threads:
             parts.append(f"{self.threads}t")
         if self.backend != "eager":
             parts.append(self.backend)
+        if self.dtype != FLOAT32:
+            parts.append(self.dtype.replace("_", " "))
         return " ".join(parts)
 
 
@@ -60,8 +89,8 @@ def timed_settings(results: Results) -> list[Setting]:
     if timings.empty:
         return []
     ok = timings[timings["status"] == "ok"]
-    keys = ok[["scope", "device", "backend", "batch_size", "threads"]].drop_duplicates()
-    return [Setting(str(s), str(d), str(b), int(n), int(t)) for s, d, b, n, t in keys.itertuples(index=False)]
+    keys = ok[list(TIMED_SETTING)].drop_duplicates()
+    return [Setting.of(row) for _, row in keys.iterrows()]
 
 
 def headline_setting(settings: list[Setting]) -> Setting | None:
@@ -76,10 +105,7 @@ def _setting_columns(results: Results) -> pd.DataFrame:
     if not settings:
         return pd.DataFrame(columns=GROUP)
     ok = results.timings[results.timings["status"] == "ok"].copy()
-    ok["setting"] = [
-        Setting(str(s), str(d), str(b), int(n), int(t)).column
-        for s, d, b, n, t in ok[["scope", "device", "backend", "batch_size", "threads"]].itertuples(index=False)
-    ]
+    ok["setting"] = [Setting.of(row).column for _, row in ok[list(TIMED_SETTING)].iterrows()]
     ok["median_ms"] = pd.to_numeric(ok["median_ms"], errors="coerce")
     wide = ok.pivot_table(index=GROUP, columns="setting", values="median_ms", aggfunc="mean", dropna=False, observed=True)
     return wide[[s.column for s in settings]].reset_index()

@@ -30,7 +30,7 @@ from typing import Any
 
 from suite.errors import SuiteError
 from suite.fileio import append_line, atomic_write
-from suite.metrics import FLOPS, METRICS
+from suite.metrics import FLOPS, METRICS, QUANTIZE_METHODS, int8_dtype
 
 #: Version of the folder's layout, in the manifest as ``results_format``. 2: trial ids
 #: cover tolerance and error policy, the manifest records the executor (folders
@@ -51,6 +51,10 @@ RESULT_COLUMNS = (
     "width",
     *(metric for metric in METRICS if metric is not FLOPS),
     "latency_stability",
+    # What deployment made of it (suite.deploy): exporter, int8 operations left in float32, failed steps.
+    "onnx_exporter",
+    *(f"float_ops_{int8_dtype(method)}" for method in QUANTIZE_METHODS),
+    "deploy_error",
     "device",
     "status",
     "error",

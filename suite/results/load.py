@@ -25,7 +25,7 @@ import pandas as pd
 
 from suite.environment import machine_label as environment_machine_label
 from suite.errors import SuiteError
-from suite.metrics import FLOPS, METRICS, QUALITY
+from suite.metrics import FLOAT32, FLOPS, METRICS, QUALITY, TIMED_SETTING
 from suite.results.folder import RESULT_COLUMNS, read_trial_lines
 from suite.results.identity import DataIdentity, data_identity, pooled_identities, unchecked_note
 from suite.results.manifest import read_manifest
@@ -317,7 +317,8 @@ def load_results(paths: list[str | Path]) -> Results:
     trials = _drop_repeats(trials, runs, notes).reset_index(drop=True)
     kept = set(zip(trials["run"], trials["trial_id"], strict=True))
     curves = _frame(curve_rows, (*KEY_COLUMNS, "epoch", "train_loss", "val_accuracy", "lr"))
-    timings = _frame(timing_rows, (*KEY_COLUMNS, "scope", "device", "backend", "batch_size", "threads", "status", "median_ms"))
+    timings = _frame(timing_rows, (*KEY_COLUMNS, *TIMED_SETTING, "status", "median_ms"))
+    timings["dtype"] = timings["dtype"].fillna(FLOAT32)  # every figure was float32 before int8 models were timed
     curves = curves[_kept(curves, kept)].reset_index(drop=True)
     timings = timings[_kept(timings, kept)].reset_index(drop=True)
     return Results(trials, curves, timings, runs, notes)

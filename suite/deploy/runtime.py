@@ -1,0 +1,72 @@
+"""ONNX Runtime sessions set up like the suite's other timings, and what they compute.
+
+The session options follow ONNX Runtime's threading guide for a fair single-stream
+measurement (onnxruntime.ai/docs/performance/tune-performance/threading.html):
+``intra_op_num_threads`` = the thread count of the timed setting (PyTorch's
+``torch.set_num_threads`` for eager), one inter-op thread, sequential execution, every
+graph optimisation, and **no spinning**: by default ONNX Runtime's idle threads spin,
+which burns the cores a neighbour or the interleaved reference kernel would use.
+
+On a CUDA device the CUDA execution provider is asked for, and a session that silently
+fell back to the CPU is refused (ONNX Runtime only warns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from suite.deploy.onnx_export import INPUT_NAME
+
+#: Examples per ``run`` call when evaluating a test split.
+EVAL_BATCH = 256
+#: Largest absolute difference of logits between eager PyTorch and ONNX Runtime that counts as the same model
+#: (float32 arithmetic in another order; measured over the zoo: at most 1e-6).
+PARITY_TOLERANCE = 1e-4
+
+
+def session(path: Path | str, threads: int = 1, device: str = "cpu"):  # -> onnxruntime.InferenceSession
+    """An ``InferenceSession`` of ``path`` with the suite's options (see the module docstring).
+
+    Raises:
+        RuntimeError: when ``device`` is ``cuda`` and ONNX Runtime has no working CUDA provider.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3  # errors only: a quantized graph logs a warning per unfused node
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+    created = ort.InferenceSession(str(path), options, providers=providers)
+    if device == "cuda" and created.get_providers()[0] != "CUDAExecutionProvider":
+        raise RuntimeError(f"ONNX Runtime has no CUDA provider here (available: {', '.join(ort.get_available_providers())})")
+    return created
+
+
+def runner(path: Path | str, example: torch.Tensor, threads: int = 1, device: str = "cpu") -> Callable[[], object]:
+    """One call of the ONNX model on ``example``, ready to time (the session and input are made outside the call)."""
+    created = session(path, threads, device)
+    feed = {INPUT_NAME: example.detach().cpu().numpy()}
+    return lambda: created.run(None, feed)
+
+
+def logits(created, inputs: torch.Tensor, batch: int = EVAL_BATCH) -> np.ndarray:
+    """Logits ``(N, n_classes)`` of every example of ``inputs`` ``(N, ...)``, in batches of ``batch``."""
+    outputs = [created.run(None, {INPUT_NAME: chunk.numpy()})[0] for chunk in inputs.detach().cpu().split(batch)]
+    return np.concatenate(outputs)
+
+
+def max_abs_difference(model: nn.Module, path: Path | str, example: torch.Tensor) -> float:
+    """The largest absolute difference between eager PyTorch's logits and ONNX Runtime's on ``example``."""
+    model = model.cpu().eval()
+    with torch.inference_mode():
+        expected = model(example.cpu()).numpy()
+    return float(np.abs(logits(session(path), example) - expected).max())
