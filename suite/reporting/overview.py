@@ -94,6 +94,9 @@ def measured_text(config: dict[str, Any]) -> str:
         )
     if measure.get("memory"):
         parts.append("peak memory")
+    if measure.get("quantize"):
+        methods = ", ".join(measure["quantize"])
+        parts.append(f"int8 ({methods}; static calibrated on {measure.get('calibration_batches')} training batches)")
     return "; ".join(parts) if parts else "accuracy, parameters and MACs only (the config has no measure section)"
 
 
