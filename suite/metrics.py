@@ -15,7 +15,7 @@ the same setting.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -88,6 +88,10 @@ FLOAT32 = "float32"
 HEADLINE: Mapping[str, Any] = {"scope": "model", "device": "cpu", "backend": "eager", "batch_size": 1, "dtype": FLOAT32}
 #: The deployment runtime of :mod:`suite.deploy`, and the int8 methods it quantizes with (a timing's ``dtype``).
 ONNXRUNTIME = "onnxruntime"
+#: A further runtime of the same ONNX files (CPU only).
+OPENVINO = "openvino"
+#: The backends that run the exported ONNX file rather than the PyTorch module.
+ONNX_BACKENDS = (ONNXRUNTIME, OPENVINO)
 QUANTIZE_METHODS = ("dynamic", "static")
 
 
@@ -146,59 +150,64 @@ LATENCY_MS_ONNXRUNTIME = Metric(
     direction="lower",
     setting={**HEADLINE, "backend": ONNXRUNTIME},
 )
+LATENCY_MS_OPENVINO = Metric(
+    "latency_ms_openvino",
+    label="latency CPU b1 OpenVINO",
+    unit="ms",
+    show=numbers.milliseconds,
+    direction="lower",
+    setting={**HEADLINE, "backend": OPENVINO},
+)
 
 
-def _int8_metrics(method: str) -> dict[str, Metric]:
-    """The figures of one int8 method: accuracy, macro-F1 and their drop from float32, latency, size."""
-    name = f"int8_{method}"
-    return {
-        "accuracy": Metric(
-            f"accuracy_{name}",
-            label=f"accuracy int8 {method}",
-            unit="%",
-            show=numbers.percent,
-            direction="higher",
-            over_seeds="spread",
-            judge="quality",
-        ),
-        "macro_f1": Metric(
-            f"macro_f1_{name}",
-            label=f"macro-F1 int8 {method}",
-            unit="%",
-            show=numbers.percent,
-            direction="higher",
-            over_seeds="spread",
-            judge="quality",
-        ),
-        "drop": Metric(
-            f"accuracy_drop_{name}",
-            label=f"accuracy drop int8 {method}",
-            unit="pt",
-            show=numbers.points,
-            direction="lower",
-            over_seeds="spread",
-        ),
-        "latency": Metric(
-            f"latency_ms_{name}",
-            label=f"latency CPU b1 int8 {method}",
-            unit="ms",
-            show=numbers.milliseconds,
-            direction="lower",
-            setting={**HEADLINE, "backend": ONNXRUNTIME, "dtype": int8_dtype(method)},
-        ),
-        "bytes": Metric(
-            f"model_bytes_{name}", label=f"size int8 {method}", unit="MiB", show=_bytes, direction="lower", over_seeds="first"
-        ),
-    }
+@dataclass(frozen=True)
+class Int8Metrics:
+    """The figures of one int8 method: accuracy, macro-F1 and the drop from float32, latency, size."""
+
+    accuracy: Metric
+    macro_f1: Metric
+    drop: Metric
+    latency: Metric
+    size: Metric
+
+    def __iter__(self) -> Iterator[Metric]:
+        return iter((self.accuracy, self.macro_f1, self.drop, self.latency, self.size))
+
+    @classmethod
+    def of(cls, method: str) -> Int8Metrics:
+        name = int8_dtype(method)
+        return cls(
+            accuracy=Metric(
+                f"accuracy_{name}", label=f"accuracy int8 {method}", unit="%", show=numbers.percent, direction="higher",
+                over_seeds="spread", judge="quality",
+            ),
+            macro_f1=Metric(
+                f"macro_f1_{name}", label=f"macro-F1 int8 {method}", unit="%", show=numbers.percent, direction="higher",
+                over_seeds="spread", judge="quality",
+            ),
+            drop=Metric(
+                f"accuracy_drop_{name}", label=f"accuracy drop int8 {method}", unit="pt", show=numbers.points,
+                direction="lower", over_seeds="spread",
+            ),
+            latency=Metric(
+                f"latency_ms_{name}", label=f"latency CPU b1 int8 {method}", unit="ms", show=numbers.milliseconds,
+                direction="lower", setting={**HEADLINE, "backend": ONNXRUNTIME, "dtype": name},
+            ),
+            size=Metric(
+                f"model_bytes_{name}", label=f"size int8 {method}", unit="MiB", show=_bytes, direction="lower",
+                over_seeds="first",
+            ),
+        )  # fmt: skip
 
 
-#: Per int8 method, its metrics by role (``accuracy``, ``macro_f1``, ``drop``, ``latency``, ``bytes``).
-INT8: dict[str, dict[str, Metric]] = {method: _int8_metrics(method) for method in QUANTIZE_METHODS}
+#: Each int8 method's metrics.
+INT8: dict[str, Int8Metrics] = {method: Int8Metrics.of(method) for method in QUANTIZE_METHODS}
 DEPLOYED: tuple[Metric, ...] = (
     ONNX_MAX_ABS_DIFF,
     MODEL_BYTES_ONNX,
     LATENCY_MS_ONNXRUNTIME,
-    *(metric for method in QUANTIZE_METHODS for metric in INT8[method].values()),
+    LATENCY_MS_OPENVINO,
+    *(metric for method in QUANTIZE_METHODS for metric in INT8[method]),
 )
 
 
@@ -221,7 +230,7 @@ class Scores:
 #: The float32 model's scores, then each int8 method's: ``suite compare`` judges each pair the same way.
 SCORES: tuple[Scores, ...] = (
     Scores(ACCURACY, MACRO_F1, "test_predictions"),
-    *(Scores(INT8[m]["accuracy"], INT8[m]["macro_f1"], f"test_predictions_{int8_dtype(m)}") for m in QUANTIZE_METHODS),
+    *(Scores(INT8[m].accuracy, INT8[m].macro_f1, f"test_predictions_{int8_dtype(m)}") for m in QUANTIZE_METHODS),
 )
 
 #: What a budget may count.

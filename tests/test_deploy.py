@@ -103,9 +103,9 @@ def test_the_stage_records_each_methods_accuracy_drop_size_and_predictions() -> 
         metrics = INT8[method]
         predictions = torch.tensor(fields[score.predictions])
         assert len(predictions) == len(data.targets["test"])
-        assert fields[metrics["accuracy"]] == pytest.approx(float((predictions == data.targets["test"]).float().mean()))
-        assert fields[metrics["drop"]] == pytest.approx(float_accuracy - fields[metrics["accuracy"]])
-        assert fields[metrics["bytes"]] == len(deployment.files[f"int8_{method}"])
+        assert fields[metrics.accuracy] == pytest.approx(float((predictions == data.targets["test"]).float().mean()))
+        assert fields[metrics.drop] == pytest.approx(float_accuracy - fields[metrics.accuracy])
+        assert fields[metrics.size] == len(deployment.files[f"int8_{method}"])
         assert fields[f"float_ops_int8_{method}"] == "GRU ×1"
 
 

@@ -1,14 +1,15 @@
-"""Every family exports to ONNX and ONNX Runtime computes the same logits as eager PyTorch."""
+"""Every family exports to ONNX, and ONNX Runtime and OpenVINO compute the same logits as eager PyTorch."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from suite.deploy.onnx_export import OPSET, export_onnx
-from suite.deploy.runtime import PARITY_TOLERANCE, logits, max_abs_difference, session
+from suite.deploy.runtime import PARITY_TOLERANCE, logits, max_abs_difference, openvino_runner, session
 from suite.input_spec import InputSpec
 from suite.models import create_model
 from tests.helpers import ALL_MODELS, spec_for
@@ -29,3 +30,7 @@ def test_every_family_runs_in_onnxruntime_as_in_eager(name: str, tmp_path: Path)
     difference = max_abs_difference(model, exported.path, example)
     assert difference < PARITY_TOLERANCE, f"{name}: max |eager - onnxruntime| = {difference:.2e}"
     assert logits(session(exported.path), example[:1]).shape == (1, 4)
+    with torch.inference_mode():
+        expected = model(example).numpy()
+    from_openvino = openvino_runner(exported.path, example)()[0]
+    assert np.abs(from_openvino - expected).max() < PARITY_TOLERANCE, f"{name}: OpenVINO differs from eager"

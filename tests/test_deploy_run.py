@@ -35,7 +35,7 @@ def test_a_run_records_every_deployment_figure_as_flat_columns(deployed_run: Pat
     for metric in DEPLOYED:
         assert row[metric] != "", f"{metric} is empty"
     for method in QUANTIZE_METHODS:
-        assert float(row[INT8[method]["latency"]]) > 0 and row[f"float_ops_int8_{method}"] == ""  # a CNN: all int8
+        assert float(row[INT8[method].latency]) > 0 and row[f"float_ops_int8_{method}"] == ""  # a CNN: all int8
     assert float(row[LATENCY_MS_ONNXRUNTIME]) > 0
 
 

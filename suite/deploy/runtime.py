@@ -1,4 +1,4 @@
-"""ONNX Runtime sessions set up like the suite's other timings, and what they compute.
+"""ONNX Runtime sessions (and OpenVINO models) set up like the suite's other timings, and what they compute.
 
 The session options follow ONNX Runtime's threading guide for a fair single-stream
 measurement (onnxruntime.ai/docs/performance/tune-performance/threading.html):
@@ -9,6 +9,9 @@ which burns the cores a neighbour or the interleaved reference kernel would use.
 
 On a CUDA device the CUDA execution provider is asked for, and a session that silently
 fell back to the CPU is refused (ONNX Runtime only warns).
+
+OpenVINO (a further backend, CPU only) compiles the same ONNX files with the matching
+settings: ``INFERENCE_NUM_THREADS`` = the setting's threads, one stream, the latency hint.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 from torch import nn
 
 from suite.deploy.onnx_export import INPUT_NAME
+from suite.errors import SuiteError
 
 #: Examples per ``run`` call when evaluating a test split.
 EVAL_BATCH = 256
@@ -52,10 +56,36 @@ def session(path: Path | str, threads: int = 1, device: str = "cpu"):  # -> onnx
 
 
 def runner(path: Path | str, example: torch.Tensor, threads: int = 1, device: str = "cpu") -> Callable[[], object]:
-    """One call of the ONNX model on ``example``, ready to time (the session and input are made outside the call)."""
+    """One ONNX Runtime call of the ONNX model on ``example``, ready to time (session and input made outside the call)."""
     created = session(path, threads, device)
     feed = {INPUT_NAME: example.detach().cpu().numpy()}
     return lambda: created.run(None, feed)
+
+
+def openvino_runner(path: Path | str, example: torch.Tensor, threads: int = 1, device: str = "cpu") -> Callable[[], object]:
+    """One OpenVINO call of the ONNX model on ``example``, ready to time.
+
+    Raises:
+        SuiteError: when OpenVINO is not installed.
+        RuntimeError: on a CUDA device (OpenVINO's GPU plugin is for Intel GPUs).
+    """
+    try:
+        import openvino
+    except ImportError:
+        raise SuiteError("the openvino backend needs OpenVINO: pip install -c constraints.txt -e '.[openvino]'") from None
+    if device != "cpu":
+        raise RuntimeError("OpenVINO is timed on the CPU only (its GPU plugin is for Intel GPUs, not CUDA devices)")
+    settings = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+    try:
+        compiled = openvino.Core().compile_model(str(path), "CPU", settings)
+    except RuntimeError as error:  # OpenVINO's message is a C++ stack of locations; keep what failed
+        text = str(error)
+        failed = text.rsplit("Conversion is failed for:", 1)[-1].strip().splitlines() if "Conversion is failed" in text else []
+        checks = [line.strip() for line in text.splitlines() if line.strip().startswith(("Check '", "--"))]
+        detail = f"cannot convert {failed[0]}" if failed else (checks[-1] if checks else text.strip().splitlines()[-1])
+        raise RuntimeError(f"OpenVINO: {detail}") from None
+    feed = [example.detach().cpu().numpy()]
+    return lambda: compiled(feed)
 
 
 def logits(created, inputs: torch.Tensor, batch: int = EVAL_BATCH) -> np.ndarray:

@@ -101,12 +101,12 @@ def deploy_trained(
                 continue
             accuracy, macro_f1, _ = classification_metrics(test_y, predictions, data.n_classes)
             deployment.fields |= {
-                metrics["accuracy"]: accuracy,
-                metrics["macro_f1"]: macro_f1,
-                metrics["drop"]: float_accuracy - accuracy,
-                metrics["bytes"]: quantized.bytes,
+                metrics.accuracy: accuracy,
+                metrics.macro_f1: macro_f1,
+                metrics.drop: float_accuracy - accuracy,
+                metrics.size: quantized.bytes,
                 f"float_ops_{int8_dtype(method)}": quantized.float_text(),
-                scores[metrics["accuracy"]].predictions: predictions.tolist(),
+                scores[metrics.accuracy].predictions: predictions.tolist(),
             }
             deployment.files[int8_dtype(method)] = out.read_bytes()
     if errors:

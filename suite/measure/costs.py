@@ -25,6 +25,7 @@ from suite.metrics import (
     LATENCY_MIN_MS,
     LATENCY_MS,
     LATENCY_MS_ONNXRUNTIME,
+    LATENCY_MS_OPENVINO,
     LATENCY_REL,
     MATMUL_GFLOPS,
     PEAK_MEM_INFER_MB,
@@ -34,6 +35,8 @@ from suite.metrics import (
 )
 
 MB = 2**20
+#: What runs the model: PyTorch eager, ``torch.compile``, or the exported ONNX file in ONNX Runtime or OpenVINO.
+Backend = Literal["eager", "compile", "onnxruntime", "openvino"]
 
 
 class LatencySettings(BaseModel):
@@ -44,7 +47,9 @@ class LatencySettings(BaseModel):
     devices: list[Literal["cpu", "cuda"]] = Field(default_factory=lambda: ["cpu"], min_length=1)
     batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1, 32], min_length=1)
     threads: list[PositiveInt] = Field(default_factory=lambda: [1], min_length=1)
-    backends: list[Literal["eager", "compile", "onnxruntime"]] = Field(default_factory=lambda: ["eager"], min_length=1)
+    backends: list[Literal["eager", "compile", "onnxruntime", "openvino"]] = Field(
+        default_factory=lambda: ["eager"], min_length=1
+    )
     min_run_time: float = Field(DEFAULT_MIN_RUN_TIME, gt=0, description="seconds of timed runs per figure")
 
 
@@ -115,7 +120,7 @@ def measure_costs(
             GFLOPS_ACHIEVED: largest.gflops_achieved if largest else None,
             MATMUL_GFLOPS: largest.matmul_gflops if largest else None,
         }
-        for metric in (LATENCY_MS_ONNXRUNTIME, *(INT8[method]["latency"] for method in QUANTIZE_METHODS)):
+        for metric in (LATENCY_MS_ONNXRUNTIME, LATENCY_MS_OPENVINO, *(INT8[method].latency for method in QUANTIZE_METHODS)):
             timing = _headline(timings, "model", 1, metric.setting or HEADLINE)
             if timing is not None:
                 columns[metric] = timing.median_ms

@@ -20,6 +20,7 @@ from suite.metrics import (
     INT8,
     LATENCY_MS,
     LATENCY_MS_ONNXRUNTIME,
+    LATENCY_MS_OPENVINO,
     MODEL_BYTES,
     MODEL_BYTES_ONNX,
     ONNX_MAX_ABS_DIFF,
@@ -52,15 +53,16 @@ def _columns(board: pd.DataFrame) -> list[Column]:
     ]
     for method in QUANTIZE_METHODS:
         metrics = INT8[method]
-        if f"{metrics['accuracy']}_mean" in board and board[f"{metrics['accuracy']}_mean"].notna().any():
-            columns += [Column.of(metrics["accuracy"]), dataclasses.replace(_drop(metrics["drop"]), title=f"drop {method}")]
+        if f"{metrics.accuracy}_mean" in board and board[f"{metrics.accuracy}_mean"].notna().any():
+            columns += [Column.of(metrics.accuracy), dataclasses.replace(_drop(metrics.drop), title=f"drop {method}")]
     columns += [
         dataclasses.replace(Column.of(LATENCY_MS), title="latency eager"),
         dataclasses.replace(Column.of(LATENCY_MS_ONNXRUNTIME), title="latency ORT float32"),
+        dataclasses.replace(Column.of(LATENCY_MS_OPENVINO), title="latency OpenVINO float32"),
     ]
-    columns += [dataclasses.replace(Column.of(INT8[m]["latency"]), title=f"latency ORT int8 {m}") for m in QUANTIZE_METHODS]
+    columns += [dataclasses.replace(Column.of(INT8[m].latency), title=f"latency ORT int8 {m}") for m in QUANTIZE_METHODS]
     columns += [dataclasses.replace(Column.of(MODEL_BYTES), title="size float32 (weights)"), Column.of(MODEL_BYTES_ONNX)]
-    columns += [Column.of(INT8[method]["bytes"]) for method in QUANTIZE_METHODS]
+    columns += [Column.of(INT8[method].size) for method in QUANTIZE_METHODS]
     columns.append(Column.of(ONNX_MAX_ABS_DIFF))
     shown = [c for c in columns if c.value == "model" or (c.value in board and board[c.value].notna().any())]
     for method in QUANTIZE_METHODS:
@@ -82,7 +84,7 @@ def deployed_table(board: pd.DataFrame, caption: str) -> Table:
     best = {c.value: _mark_best(board, c) for c in columns}
     rows = [[Cell(c.fmt(row), bool(best[c.value][index]), c.numeric) for c in columns] for index, row in board.iterrows()]
     notes = [
-        "Latency: CPU, batch 1, the model's input in (model scope), the fewest threads timed; eager is PyTorch, the others "
+        "Latency: CPU, batch 1, the model's input in (model scope), the fewest threads timed; eager is PyTorch, ORT is "
         "ONNX Runtime. Drop: float32 accuracy minus int8 accuracy, in points, on the same test examples. Sizes: the ONNX "
         "files (float32, int8). “float32 left”: compute operations the quantizer left in float32 (none: all int8)."
     ]
@@ -103,7 +105,7 @@ def deployed_plot(summary: pd.DataFrame, styles: dict[str, FamilyStyle]) -> Plot
         "speed-up, going down an accuracy loss.",
     )
     points = [("float32", LATENCY_MS_ONNXRUNTIME, "accuracy_mean")]
-    points += [(int8_dtype(m), INT8[m]["latency"], f"{INT8[m]['accuracy']}_mean") for m in QUANTIZE_METHODS]
+    points += [(int8_dtype(m), INT8[m].latency, f"{INT8[m].accuracy}_mean") for m in QUANTIZE_METHODS]
     rows = []
     for _, row in summary[summary["n_ok"] > 0].iterrows():
         for precision, x, y in points:
