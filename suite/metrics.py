@@ -142,22 +142,18 @@ PEAK_MEM_TRAIN_MB = Metric(
 # and its int8 versions. Latencies are the headline setting with that runtime and precision.
 ONNX_MAX_ABS_DIFF = Metric("onnx_max_abs_diff", label="ONNX max |Δ logit|", unit="", show=numbers.scientific, over_seeds="mean")
 MODEL_BYTES_ONNX = Metric("model_bytes_onnx", label="ONNX size", unit="MiB", show=_bytes, direction="lower", over_seeds="first")
-LATENCY_MS_ONNXRUNTIME = Metric(
-    "latency_ms_onnxruntime",
-    label="latency CPU b1 ONNX Runtime",
-    unit="ms",
-    show=numbers.milliseconds,
-    direction="lower",
-    setting={**HEADLINE, "backend": ONNXRUNTIME},
-)
-LATENCY_MS_OPENVINO = Metric(
-    "latency_ms_openvino",
-    label="latency CPU b1 OpenVINO",
-    unit="ms",
-    show=numbers.milliseconds,
-    direction="lower",
-    setting={**HEADLINE, "backend": OPENVINO},
-)
+
+
+def _runtime_latency(backend: str, name: str) -> Metric:
+    """The headline latency (float32) of the exported model in ``backend``."""
+    return Metric(
+        f"latency_ms_{backend}", label=f"latency CPU b1 {name}", unit="ms", show=numbers.milliseconds, direction="lower",
+        setting={**HEADLINE, "backend": backend},
+    )  # fmt: skip
+
+
+LATENCY_MS_ONNXRUNTIME = _runtime_latency(ONNXRUNTIME, "ONNX Runtime")
+LATENCY_MS_OPENVINO = _runtime_latency(OPENVINO, "OpenVINO")
 
 
 @dataclass(frozen=True)
