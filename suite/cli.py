@@ -219,13 +219,15 @@ def _list(args: argparse.Namespace) -> str:
     from suite.models import get_family, list_models
 
     if args.what == "datasets":
+        from suite.crossval import CV
         from suite.data.base import DATASETS, list_datasets
 
         rows = [
-            {"dataset": name, "version": cls.version, "protocols": ", ".join(cls.protocols), "license": cls.license}
+            {"dataset": name, "version": cls.version, "protocols": ", ".join([*cls.protocols, *([CV] if cls.folds else [])]),
+             "license": cls.license, "citation": cls.citation}
             for name, cls in ((name, DATASETS.get(name)) for name in list_datasets())
-        ]
-        return render(rows, args.format, ["dataset", "version", "protocols", "license"])
+        ]  # fmt: skip
+        return render(rows, args.format, ["dataset", "version", "protocols", "license", "citation"])
     if args.what == "inputs":
         rows = [{"input": name, "classes": PRESET_CLASSES[name], "spec": spec.describe()} for name, spec in INPUT_PRESETS.items()]
         return render(rows, args.format, ["input", "classes", "spec"])

@@ -17,6 +17,7 @@ import io
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import torch
 
 from suite.budget import Budget, build_matched
 from suite.config import RunConfig
+from suite.crossval import CV
 from suite.data import get_dataset
 from suite.data.base import AudioDataset, ensure_dataset
 from suite.environment import this_machine
@@ -44,11 +46,15 @@ class TrialTimeout(Exception):
 
 @dataclass(frozen=True)
 class Trial:
-    """One training of one family at one budget with one seed."""
+    """One training of one family at one budget with one seed, on one protocol (a fold, in a cross-validation).
+
+    ``protocol`` ``None`` means the config's own (a run with one protocol).
+    """
 
     model: str
     budget: Budget
     seed: int
+    protocol: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,14 @@ class TrialTask:
     family: ModelFamily | None = None
     adapter: type[AudioDataset] | None = None
 
+    @property
+    def protocol(self) -> str | None:
+        """The protocol the trial trains and tests on: its fold, else the config's single protocol."""
+        if self.trial.protocol is not None:
+            return self.trial.protocol
+        protocol = self.config.dataset.protocol  # a task built by hand: the config's one protocol, else the default
+        return protocol if isinstance(protocol, str) and protocol != CV else None
+
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when present; asking for CUDA without it is an error."""
@@ -109,28 +123,46 @@ class FeatureStore:
 
     def dataset(self, task: TrialTask) -> AudioDataset:
         section = task.config.dataset
-        key = repr((section.model_dump(mode="json"), task.data_root))
+        protocol = task.protocol
+        key = repr((section.model_dump(mode="json"), task.data_root, protocol))
         if key not in self.datasets:
             if task.adapter is not None:
                 ensure_dataset(section.name, task.adapter)
-            self.datasets[key] = get_dataset(section.name, root=task.data_root, protocol=section.protocol, **section.options)
+            self.datasets[key] = get_dataset(section.name, root=task.data_root, protocol=protocol, **section.options)
         return self.datasets[key]
 
     def features(self, task: TrialTask, spec: InputSpec) -> TrialData:
-        """The trial data of ``spec`` (the family's adapted input)."""
+        """The trial data of ``spec`` (the family's adapted input) on the task's protocol."""
         dataset = self.dataset(task)
-        key = (repr((task.config.dataset.model_dump(mode="json"), task.data_root, task.config.on_error)), spec)
+        section = task.config.dataset.model_dump(mode="json")
+        key = (repr((section, task.data_root, task.protocol, task.config.on_error)), spec)
         if key not in self.data:
             cache_dir = Path(task.cache_dir) if task.cache_dir else None
             features = prepare_features(dataset, spec, cache_dir, task.config.on_error, self.progress)
-            self.summaries[spec.feature] = {
-                "key": features.key,
-                "cache_hit": features.cache_hit,
-                "seconds": round(features.seconds, 3),
-                "skipped": features.skipped,
-            }
+            if spec.feature not in self.summaries or not features.cache_hit:  # the first fold's (the one that computed)
+                self.summaries[spec.feature] = {
+                    "key": features.key,
+                    "cache_hit": features.cache_hit,
+                    "seconds": round(features.seconds, 3),
+                    "skipped": features.skipped,
+                }
             self.data[key] = TrialData.from_features(features, spec)
         return self.data[key]
+
+    def warm(self, tasks: Sequence[TrialTask]) -> dict[str, dict[str, Any]]:
+        """Compute (or read) the features every task will need, once per protocol and front end.
+
+        A problem with the data (a file that cannot be decoded) then stops the run here,
+        in one line, before a results folder is made. Returns :attr:`summaries`.
+        """
+        seen: set[tuple[str | None, InputSpec]] = set()
+        for task in tasks:
+            family = task.family or get_family(task.trial.model)
+            adapted = family.adapt_input(task.spec)
+            if (task.protocol, adapted) not in seen:
+                seen.add((task.protocol, adapted))
+                self.features(task, adapted)
+        return self.summaries
 
 
 class Deadline:

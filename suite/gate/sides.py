@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suite.crossval import pool_folds
 from suite.errors import SuiteError
 from suite.gate.accuracy import SeedResults
 from suite.gate.health import SeedHealth
@@ -120,6 +121,7 @@ def _read_runs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[RunInfo], l
 
 def _from_results(path: Path) -> Side:
     all_trials, timings, runs, notes = _read_runs(path)
+    all_trials = pool_folds(all_trials)  # a seed's cross-validation is one replicate, over every test fold
     data = pooled_identities(((run.name, run.data) for run in runs), f"{path}: ")
     trials = all_trials[all_trials["status"].isin(["ok", "infeasible", "failed"])]
     # A seed trained in several runs counts once (its mean): runs repeat measurements, not seeds.

@@ -1,0 +1,103 @@
+"""The ESC-10 adapter: its own layout (spaces, Ogg Vorbis), folds, checksums, and the shared copy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from suite.cli import main
+from suite.data import get_dataset
+from suite.data.base import DataNotFoundError
+from suite.errors import SuiteError
+from tests.esc10_fixture import CLIPS_PER_FOLD, FOLDS, make_esc10, write_ogg, write_sums
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def esc10(tmp_path: Path) -> tuple[Path, str]:
+    return tmp_path, make_esc10(tmp_path)
+
+
+@pytest.mark.parametrize("fold", range(1, FOLDS + 1))
+def test_fold_k_tests_on_fold_k_and_validates_on_the_next(esc10: tuple[Path, str], fold: int) -> None:
+    root, sha = esc10
+    frame = get_dataset("esc10", root=root, protocol=f"fold{fold}", sha256=sha).metadata()
+    assert set(frame.loc[frame["split"] == "test", "fold"]) == {fold}
+    assert set(frame.loc[frame["split"] == "validation", "fold"]) == {fold % FOLDS + 1}
+    assert len(frame) == 2 * FOLDS * CLIPS_PER_FOLD + 1
+    assert sorted(frame["label"].unique()) == ["Dog bark", "Fire crackling"]  # the folder name after "NNN - "
+
+
+def test_an_ogg_clip_in_a_folder_with_spaces_decodes(esc10: tuple[Path, str]) -> None:
+    root, sha = esc10
+    dataset = get_dataset("esc10", root=root, sha256=sha)
+    row = dataset.metadata().iloc[0]
+    assert " " in Path(row["path"]).parent.name and row["path"].endswith(".ogg")
+    waveform, rate = dataset.load(row)
+    assert rate == 8000 and waveform.shape == (1, 2000) and abs(waveform).max() > 0.1
+
+
+def test_the_pinned_release_list_refuses_another_copy_without_its_digest(esc10: tuple[Path, str]) -> None:
+    root, _ = esc10
+    with pytest.raises(SuiteError, match=r"checksum mismatch for .*SHA256SUMS .*not the pinned release's list"):
+        get_dataset("esc10", root=root).metadata()
+
+
+def test_a_missing_folder_says_where_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError, match=r"esc10: .*esc10 is missing; get the audio of https://github.com/karolpiczak/ESC-10"):
+        get_dataset("esc10", root=tmp_path).metadata()
+
+
+def test_a_changed_clip_fails_naming_it(esc10: tuple[Path, str]) -> None:
+    root, sha = esc10
+    clip = root / "esc10" / "010 - Fire crackling" / "3-1030-A.ogg"
+    write_ogg(clip, 2400.0, seed=99)  # another recording under the same name
+    with pytest.raises(SuiteError, match=r"checksum mismatch for .*010 - Fire crackling/3-1030-A\.ogg"):
+        get_dataset("esc10", root=root, sha256=sha).metadata()
+
+
+def test_an_unlisted_or_missing_clip_fails_naming_it(esc10: tuple[Path, str]) -> None:
+    root, sha = esc10
+    extra = root / "esc10" / "001 - Dog bark" / "2-77-A.ogg"
+    shutil.copy(root / "esc10" / "001 - Dog bark" / "2-20-A.ogg", extra)
+    with pytest.raises(SuiteError, match=r"2-77-A\.ogg is not listed in .*SHA256SUMS"):
+        get_dataset("esc10", root=root, sha256=sha).metadata()
+    extra.unlink()
+    (root / "esc10" / "001 - Dog bark" / "2-20-A.ogg").unlink()
+    with pytest.raises(DataNotFoundError, match=r"2-20-A\.ogg is missing \(1 of 21 clips\)"):
+        get_dataset("esc10", root=root, sha256=sha).metadata()
+
+
+def test_takes_of_one_recording_in_two_folds_are_refused(esc10: tuple[Path, str]) -> None:
+    root, _ = esc10
+    shutil.move(root / "esc10" / "001 - Dog bark" / "1-10-B.ogg", root / "esc10" / "001 - Dog bark" / "2-10-B.ogg")
+    sha = write_sums(root / "esc10")
+    with pytest.raises(SuiteError, match="takes of Freesound clip 10 lie in more than one fold"):
+        get_dataset("esc10", root=root, sha256=sha).metadata()
+
+
+def test_a_bad_sha256_option_is_refused_at_once(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match="sha256 option must be 64 hexadecimal digits"):
+        get_dataset("esc10", root=tmp_path, sha256="abc")
+
+
+@pytest.mark.skipif(not (SHARED / "esc10").is_dir(), reason="the shared ESC-10 copy is not beside the repository")
+def test_the_shared_copy_verifies_and_has_the_official_folds() -> None:
+    dataset = get_dataset("esc10", root=SHARED, protocol="fold1")
+    frame = dataset.metadata()  # checks every clip against SHA256SUMS and SHA256SUMS against the pinned digest
+    assert len(frame) == 400 and len(dataset.class_names) == 10
+    assert frame.groupby("fold").size().to_dict() == {fold: 80 for fold in range(1, 6)}
+    assert (frame.groupby("label").size() == 40).all()
+    assert (frame.groupby("source")["fold"].nunique() == 1).all()  # no source recording in two folds
+    assert dataset.describe()["examples"] == {"train": 240, "validation": 80, "test": 80}
+
+
+def test_list_datasets_shows_the_citation_and_licence(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "datasets", "--format", "json"]) == 0
+    rows = {row["dataset"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["esc10"]["license"] == "CC BY 3.0"
+    assert "Piczak" in rows["esc10"]["citation"] and "fold1" in rows["esc10"]["protocols"]
