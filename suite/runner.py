@@ -161,7 +161,8 @@ def trial_id(config: RunConfig, dataset: dict[str, Any], spec: InputSpec, trial:
 def _trial_line(done: int, total: int, trial: Trial, record: dict[str, Any]) -> str:
     """One line per finished trial, so a log without a progress bar still shows progress."""
     outcome = f"accuracy {record[ACCURACY]:.1%}" if record["status"] == "ok" else record.get("error", "")
-    head = f"[{done}/{total}] {trial.model} {trial.budget} seed {trial.seed}"
+    fold = f" {record[FOLD]}" if record.get(FOLD) else ""
+    head = f"[{done}/{total}] {trial.model} {trial.budget} seed {trial.seed}{fold}"
     return f"{head}: {record['status']} {outcome} ({record.get('wall_seconds', 0.0):.1f} s)"
 
 

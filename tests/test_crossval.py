@@ -86,7 +86,7 @@ def test_trials_are_model_by_seed_by_fold_and_records_name_their_fold(cv_run: tu
     assert [(t["model"], t["fold"]) for t in trials] == [(m, f) for m in ("mlp", "cnn2d") for f in FOLDS]
     assert {t["protocol"] for t in trials} == {CV} and all(t["status"] == "ok" for t in trials)
     assert len({t["trial_id"] for t in trials}) == 10
-    assert [len(t["test_targets"]) for t in trials] == [4, 4, 4, 4, 4] * 2  # each fold's own test clips (fold1 has 5)
+    assert [len(t["test_targets"]) for t in trials] == [5, 4, 4, 4, 4] * 2  # each fold's own test clips (fold1 has a second take)
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["dataset"]["protocol"] == CV and list(manifest["dataset"]["folds"]) == FOLDS
     assert pd.read_csv(run_dir / "results.csv")["fold"].tolist() == FOLDS * 2
@@ -113,9 +113,10 @@ def test_the_summary_is_the_mean_over_folds_with_the_fold_spread_and_each_fold(c
 
 def test_the_report_shows_the_fold_mean_spread_and_detail(cv_run: tuple[Path, Path], tmp_path: Path) -> None:
     run_dir, _ = cv_run
-    out = write_report([run_dir], tmp_path / "report")
-    markdown = (out / "report.md").read_text()
-    assert "5-fold cross-validation" in markdown and "fold1" in markdown
+    out = write_report([run_dir], tmp_path / "report").folder
+    markdown = (out / "README.md").read_text()
+    assert "5-fold cross-validation (cv)" in markdown and "folds × seeds" in markdown
+    assert "accuracy fold5" in markdown and "the mean over the test folds ± the standard deviation across folds" in markdown
     table = pd.read_csv(out / "summary.csv")
     assert {f"accuracy_{fold}" for fold in FOLDS} <= set(table.columns)
 
@@ -156,9 +157,11 @@ def test_compare_judges_each_family_over_its_folds(cv_run: tuple[Path, Path], es
     rows = [row for row in comparison.rows if row["metric"] == "accuracy"]
     assert {row["model"] for row in rows} == {"mlp", "cnn2d"} and {row["protocol"] for row in rows} == {CV}
     for row in rows:  # one judgement per family, the paired test over every test fold: the whole copy
-        assert "over 21 examples" in row["detail"], row["detail"]
-    pooled = pd.DataFrame(records(base)).groupby("model")[["accuracy", "test_targets"]].apply(
-        lambda g: np.average(g["accuracy"], weights=g["test_targets"].map(len))
+        assert "of 21 examples" in row["detail"], row["detail"]
+    pooled = (
+        pd.DataFrame(records(base))
+        .groupby("model")[["accuracy", "test_targets"]]
+        .apply(lambda g: np.average(g["accuracy"], weights=g["test_targets"].map(len)))
     )
     for row in rows:
         assert row["base"] == pytest.approx(pooled[row["model"]])

@@ -48,7 +48,9 @@ def test_the_pinned_release_list_refuses_another_copy_without_its_digest(esc10: 
 
 
 def test_a_missing_folder_says_where_to_get_it(tmp_path: Path) -> None:
-    with pytest.raises(DataNotFoundError, match=r"esc10: .*esc10 is missing; get the audio of https://github.com/karolpiczak/ESC-10"):
+    with pytest.raises(
+        DataNotFoundError, match=r"esc10: .*esc10 is missing; get the audio of https://github.com/karolpiczak/ESC-10"
+    ):
         get_dataset("esc10", root=tmp_path).metadata()
 
 

@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from suite.data.base import AudioDataset, DataNotFoundError, register_dataset
-from suite.data.manifest import fold_splits
+from suite.data.base import DataNotFoundError, register_dataset
+from suite.data.manifest import FoldedDataset, fold_splits
 from suite.errors import SuiteError
 
 _CLASS_FOLDER = re.compile(r"^(?P<number>\d{3}) - (?P<label>.+)$")
@@ -33,7 +33,7 @@ def _sha256(path: Path) -> str:
 
 
 @register_dataset
-class ESC10(AudioDataset):
+class ESC10(FoldedDataset):
     """ESC-10 (Piczak, 2015): 400 clips of about 5 s, 44.1 kHz mono Ogg Vorbis, 40 per class in 10 classes.
 
     K. J. Piczak, "ESC: Dataset for Environmental Sound Classification", Proc. ACM
@@ -63,10 +63,7 @@ class ESC10(AudioDataset):
     version = "553c8f1"
     folder = "esc10"
     sample_rate = 44100
-    n_folds: ClassVar[int] = 5
-    protocols = tuple(f"fold{k}" for k in range(1, n_folds + 1))
-    folds = protocols
-    default_protocol = "fold1"
+    n_folds = 5
     citation = (
         "K. J. Piczak, ESC: Dataset for Environmental Sound Classification, Proc. 23rd ACM International Conference "
         "on Multimedia, 2015, https://doi.org/10.1145/2733373.2806390 (ESC-10 subset, DOI 10.7910/DVN/YDEPUT)"
