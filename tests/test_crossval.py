@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from suite.api import history
 from suite.config import parse_config
 from suite.crossval import CV, resolve_evaluation
 from suite.data.base import DATASETS
@@ -147,7 +149,9 @@ def test_a_half_finished_cross_validation_resumes_its_missing_folds(
     assert [(t["model"], t["fold"]) for t in after] == [(m, f) for m in ("mlp", "cnn2d") for f in FOLDS]
 
 
-def test_compare_judges_each_family_over_its_folds(cv_run: tuple[Path, Path], esc10: tuple[Path, str], tmp_path: Path) -> None:
+def test_compare_and_history_judge_each_family_over_its_folds(
+    cv_run: tuple[Path, Path], esc10: tuple[Path, str], tmp_path: Path
+) -> None:
     base, _ = cv_run
     root, sha = esc10
     new = run_config(
@@ -165,3 +169,8 @@ def test_compare_judges_each_family_over_its_folds(cv_run: tuple[Path, Path], es
     )
     for row in rows:
         assert row["base"] == pytest.approx(pooled[row["model"]])
+    shutil.copytree(base, tmp_path / "r" / base.name)  # history: both runs under one folder
+    trend = history(tmp_path / "r", metric="accuracy")
+    assert set(trend.values["protocol"]) == {CV} and len(trend.values) == 4  # 2 families x 2 runs, each over its folds
+    first = trend.values[trend.values["run"] == base.name].set_index("model")["value"]
+    assert first.to_dict() == pytest.approx(pooled.to_dict())  # the pooled accuracy over every test fold

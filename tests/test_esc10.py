@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -103,3 +104,42 @@ def test_list_datasets_shows_the_citation_and_licence(capsys: pytest.CaptureFixt
     rows = {row["dataset"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows["esc10"]["license"] == "CC BY 3.0"
     assert "Piczak" in rows["esc10"]["citation"] and "fold1" in rows["esc10"]["protocols"]
+
+
+def _run_cli(capsys: pytest.CaptureFixture[str], root: Path, sha: str, out: Path, tmp_path: Path) -> tuple[int, str]:
+    settings = {
+        "name": "esc10-bad",
+        "dataset": {"name": "esc10", "protocol": "cv", "options": {"sha256": sha}},
+        "input": {"sample_rate": 8000, "clip_seconds": 0.25},
+        "models": ["mlp"],
+        "budgets": {"params": ["5k"]},
+        "training": {"epochs": 1},
+    }
+    config = tmp_path / "bad.yaml"
+    config.write_text(json.dumps(settings))
+    code = main(["run", str(config), "--data-root", str(root), "--out", str(out), "--cache-dir", str(tmp_path / "c")])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["missing", "changed", "undecodable"])
+def test_a_missing_or_damaged_copy_fails_in_one_line_and_writes_nothing(
+    esc10: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    root, sha = esc10
+    clip = root / "esc10" / "001 - Dog bark" / "4-40-A.ogg"
+    if damage == "missing":
+        shutil.rmtree(root / "esc10")
+        expected = "esc10 is missing; get the audio of"
+    elif damage == "changed":
+        clip.write_bytes(clip.read_bytes()[:-10])
+        expected = "checksum mismatch for .*001 - Dog bark/4-40-A.ogg"
+    else:  # listed with its own checksum, yet not audio: decoding names it
+        clip.write_bytes(b"OggS but not really")
+        sha = write_sums(root / "esc10")
+        expected = "cannot decode .*001 - Dog bark/4-40-A.ogg"
+    out = tmp_path / "results"
+    code, err = _run_cli(capsys, root, sha, out, tmp_path)
+    lines = err.strip().splitlines()
+    assert code != 0 and len(lines) == 1 and "Traceback" not in err, err
+    assert re.search(expected, lines[0]), lines[0]
+    assert not out.exists()  # nothing written: no run folder at all
