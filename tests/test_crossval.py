@@ -174,3 +174,32 @@ def test_compare_and_history_judge_each_family_over_its_folds(
     assert set(trend.values["protocol"]) == {CV} and len(trend.values) == 4  # 2 families x 2 runs, each over its folds
     first = trend.values[trend.values["run"] == base.name].set_index("model")["value"]
     assert first.to_dict() == pytest.approx(pooled.to_dict())  # the pooled accuracy over every test fold
+
+
+def test_compare_of_two_cv_summaries_judges_by_the_bar_alone(cv_run: tuple[Path, Path], tmp_path: Path) -> None:
+    run_dir, _ = cv_run
+    summary = write_report([run_dir], tmp_path / "report", formats="md").folder / "summary.csv"
+    comparison = compare_paths(summary, summary, DEFAULT_FAIL_ON)
+    accuracy = [row for row in comparison.rows if row["metric"] == "accuracy"]
+    assert accuracy and all("1 vs 1 seeds" in row["detail"] and "min-points bar only" in row["detail"] for row in accuracy)
+    assert any("cross-validated rows are judged by the min-points bar alone" in note for note in comparison.notes)
+
+
+def test_esc50_takes_protocol_cv_the_same_way(tmp_path: Path) -> None:
+    from tests.test_datasets_public import make_esc50
+
+    make_esc50(tmp_path / "data")
+    settings = {
+        "name": "esc50-cv",
+        "dataset": {"name": "esc50", "protocol": "cv"},
+        "input": {"sample_rate": 8000, "clip_seconds": 0.05, "feature": "logmel", "n_mels": 16, "hop_ms": 5, "win_ms": 10},
+        "models": ["mlp"],
+        "budgets": {"params": ["2k"]},
+        "training": {"epochs": 1, "batch_size": 2},
+    }
+    run_dir = run_config(
+        parse_config(settings), data_root=tmp_path / "data", out=tmp_path / "r", cache_dir=tmp_path / "c", progress=False
+    )
+    trials = records(run_dir)
+    assert [t["fold"] for t in trials] == FOLDS and {t["protocol"] for t in trials} == {CV}
+    assert summarise(load_results([run_dir]))["folds"].tolist() == [" ".join(FOLDS)]
