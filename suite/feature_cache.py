@@ -111,6 +111,24 @@ def prepare_features(
             it; ``skip`` leaves it out and lists it in ``skipped``. (Default: ``raise``)
         progress (bool): Show a progress bar while decoding. (Default: ``True``)
     """
+    files = file_features(dataset, spec, cache_dir, on_error, progress)
+    features = files.select(dataset)
+    features.key, features.cache_hit, features.seconds = files.key, files.cache_hit, files.seconds
+    return features
+
+
+def file_features(
+    dataset: AudioDataset,
+    spec: InputSpec,
+    cache_dir: Path | None = None,
+    on_error: str = "raise",
+    progress: bool = True,
+) -> FileFeatures:
+    """Features of every file of ``dataset`` once, whatever its protocol (what the cache file holds).
+
+    :meth:`FileFeatures.select` then gives any protocol's splits of the same files; the
+    arguments are :func:`prepare_features`'s.
+    """
     start = time.perf_counter()
     cache_dir = cache_dir or default_cache_dir()
     key = cache_key(dataset, spec, on_error)
@@ -122,25 +140,23 @@ def prepare_features(
     if cached:
         try:
             stored = torch.load(path, weights_only=True)
-            every = _Files(stored["rows"], stored["inputs"], stored["targets"], stored["class_names"], stored["skipped"])
-            features = every.select(dataset)
-            features.key, features.cache_hit, features.seconds = key, True, time.perf_counter() - start
-            return features
+            files = FileFeatures(stored["rows"], stored["inputs"], stored["targets"], stored["class_names"], stored["skipped"])
+            files.check(dataset)
+            files.key, files.cache_hit, files.seconds = key, True, time.perf_counter() - start
+            return files
         except (OSError, RuntimeError, KeyError, EOFError, ValueError, pickle.UnpicklingError) as error:  # damaged: rebuild
             warnings.warn(f"feature cache {path} is unreadable ({error}); recomputing", stacklevel=2)
             with contextlib.suppress(OSError):  # a read-only cache folder: the rewrite below warns
                 path.unlink(missing_ok=True)
-    every = _compute(dataset, spec, on_error, progress)
-    payload = dataclasses.asdict(every)
+    files = _compute(dataset, spec, on_error, progress)
     try:
-        _save(payload, path)
+        _save(files.payload(), path)
     except OSError as error:  # the cache is an optimisation: a read-only or full disk must not stop the run
         warnings.warn(
             f"could not write the feature cache {path} ({error.strerror or error}); features stay in memory", stacklevel=2
         )
-    features = every.select(dataset)
-    features.key, features.seconds = key, time.perf_counter() - start
-    return features
+    files.key, files.seconds = key, time.perf_counter() - start
+    return files
 
 
 def _row_keys(frame: pd.DataFrame, root: Path) -> list[str]:
@@ -154,41 +170,62 @@ def _row_keys(frame: pd.DataFrame, root: Path) -> list[str]:
 
 
 @dataclass
-class _Files:
-    """Features of every file of a data set once (what the cache file holds): ``inputs[i]`` is row ``rows[i]``."""
+class FileFeatures:
+    """Features of every file of a data set once: ``inputs[i]`` is the file (or window) ``rows[i]``.
+
+    Attributes:
+        rows: Each row's key (:func:`_row_keys`: relative path, offset, duration).
+        inputs: ``(N, *spec.shape)`` float32 features.
+        targets: ``(N,)`` int64 class indices into ``class_names``.
+        class_names: Sorted class names.
+        skipped: ``[path, error]`` of files skipped under ``on_error: skip``.
+        key, cache_hit, seconds: As in :class:`FeatureSet`.
+    """
 
     rows: list[str]
     inputs: torch.Tensor
     targets: torch.Tensor
     class_names: list[str]
     skipped: list[list[str]]
+    key: str = ""
+    cache_hit: bool = False
+    seconds: float = 0.0
 
-    def select(self, dataset: AudioDataset) -> FeatureSet:
-        """The splits of ``dataset``'s protocol; files skipped when computing are left out of every split.
+    def payload(self) -> dict[str, Any]:
+        """What the cache file stores."""
+        return {name: getattr(self, name) for name in ("rows", "inputs", "targets", "class_names", "skipped")}
+
+    def _positions(self, dataset: AudioDataset) -> list[tuple[str, int | None]]:
+        """``(split, position)`` of each row of ``dataset``'s protocol; ``None`` for a file skipped when computing.
 
         Raises:
-            ValueError: when a row of the protocol is neither in the cache nor skipped (a damaged cache file).
+            ValueError: when a row is neither here nor skipped (a damaged cache file).
         """
         frame = dataset.metadata()
         position = {row: i for i, row in enumerate(self.rows)}
         skipped = {path for path, _ in self.skipped}
-        keys = _row_keys(frame, dataset.root)
+        found = []
+        for key, path, split in zip(_row_keys(frame, dataset.root), frame["path"], frame["split"], strict=True):
+            if key not in position and str(path) not in skipped:
+                raise ValueError(f"row {key} is not in the cache")
+            found.append((split, position.get(key)))
+        return found
+
+    def check(self, dataset: AudioDataset) -> None:
+        """Raise :class:`ValueError` unless every row of ``dataset`` is here or was skipped."""
+        self._positions(dataset)
+
+    def select(self, dataset: AudioDataset) -> FeatureSet:
+        """The splits of ``dataset``'s protocol; files skipped when computing are left out of every split."""
+        positions = self._positions(dataset)
         inputs, targets = {}, {}
         for split in SPLITS:
-            chosen = [position[key] for key, path, s in zip(keys, frame["path"], frame["split"], strict=True)
-                      if s == split and (key in position or _absent(path, skipped, key))]  # fmt: skip
+            chosen = [at for s, at in positions if s == split and at is not None]
             if not chosen:
                 raise SuiteError(f"{dataset.name}: every file of the {split} split was skipped")
             index = torch.tensor(chosen, dtype=torch.int64)
             inputs[split], targets[split] = self.inputs.index_select(0, index), self.targets.index_select(0, index)
         return FeatureSet(inputs, targets, list(self.class_names), [list(item) for item in self.skipped])
-
-
-def _absent(path: str, skipped: set[str], key: str) -> bool:
-    """``False`` for a row skipped when its features were computed; a row that is neither there nor skipped is damage."""
-    if str(path) in skipped:
-        return False
-    raise ValueError(f"row {key} is not in the cache")
 
 
 class _WriteWatch:
@@ -230,7 +267,7 @@ def _save(payload: dict[str, Any], path: Path) -> None:
             raise watched.error from None
 
 
-def _compute(dataset: AudioDataset, spec: InputSpec, on_error: str, progress: bool) -> _Files:
+def _compute(dataset: AudioDataset, spec: InputSpec, on_error: str, progress: bool) -> FileFeatures:
     """Features of every file, computed split by split (so an error names the split of the protocol in use)."""
     frame = dataset.metadata()
     class_names = dataset.class_names
@@ -271,7 +308,7 @@ def _compute(dataset: AudioDataset, spec: InputSpec, on_error: str, progress: bo
             )
         )
     bar.close()
-    return _Files(
+    return FileFeatures(
         [row for rows, _, _ in parts for row in rows],
         torch.cat([features for _, features, _ in parts]),
         torch.tensor([t for _, _, labels in parts for t in labels], dtype=torch.int64),

@@ -31,7 +31,7 @@ from suite.data import get_dataset
 from suite.data.base import AudioDataset, ensure_dataset
 from suite.environment import this_machine
 from suite.errors import SuiteError
-from suite.feature_cache import prepare_features
+from suite.feature_cache import FileFeatures, file_features
 from suite.input_spec import InputSpec
 from suite.measure.costs import measure_costs
 from suite.metrics import BUDGET_ERROR, FLOPS, MACS, MODEL_BYTES, PARAMS
@@ -110,14 +110,18 @@ def resolve_device(name: str) -> torch.device:
 
 @dataclass
 class FeatureStore:
-    """Data sets and standardised features of one process, built on first use and kept.
+    """Data sets and features of one process, built on first use and kept.
 
     A Ray worker runs many trials in turn; keeping the features between them saves
-    reading the cache again for every trial.
+    reading the cache again for every trial. Each file set's features are kept once
+    (:class:`~suite.feature_cache.FileFeatures`), and the standardised trial data of one
+    protocol only: the folds of a cross-validation select their splits from the same
+    files instead of holding k copies.
     """
 
     progress: bool = False
     datasets: dict[str, AudioDataset] = field(default_factory=dict)
+    files: dict[tuple[str, InputSpec], FileFeatures] = field(default_factory=dict)
     data: dict[tuple[str, InputSpec], TrialData] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -134,19 +138,22 @@ class FeatureStore:
     def features(self, task: TrialTask, spec: InputSpec) -> TrialData:
         """The trial data of ``spec`` (the family's adapted input) on the task's protocol."""
         dataset = self.dataset(task)
-        section = task.config.dataset.model_dump(mode="json")
-        key = (repr((section, task.data_root, task.protocol, task.config.on_error)), spec)
+        files_key = (repr((task.config.dataset.model_dump(mode="json"), task.data_root, task.config.on_error)), spec)
+        key = (repr((files_key[0], task.protocol)), spec)
         if key not in self.data:
-            cache_dir = Path(task.cache_dir) if task.cache_dir else None
-            features = prepare_features(dataset, spec, cache_dir, task.config.on_error, self.progress)
-            if spec.feature not in self.summaries or not features.cache_hit:  # the first fold's (the one that computed)
+            if files_key not in self.files:
+                cache_dir = Path(task.cache_dir) if task.cache_dir else None
+                files = file_features(dataset, spec, cache_dir, task.config.on_error, self.progress)
+                self.files[files_key] = files
                 self.summaries[spec.feature] = {
-                    "key": features.key,
-                    "cache_hit": features.cache_hit,
-                    "seconds": round(features.seconds, 3),
-                    "skipped": features.skipped,
+                    "key": files.key,
+                    "cache_hit": files.cache_hit,
+                    "seconds": round(files.seconds, 3),
+                    "skipped": files.skipped,
                 }
-            self.data[key] = TrialData.from_features(features, spec)
+            for other in [k for k in self.data if k[1] == spec]:  # one protocol's standardised copy at a time
+                del self.data[other]
+            self.data[key] = TrialData.from_features(self.files[files_key].select(dataset), spec)
         return self.data[key]
 
     def warm(self, tasks: Sequence[TrialTask]) -> dict[str, dict[str, Any]]:
