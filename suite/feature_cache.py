@@ -94,29 +94,6 @@ def cache_key(dataset: AudioDataset, spec: InputSpec, on_error: str) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-def prepare_features(
-    dataset: AudioDataset,
-    spec: InputSpec,
-    cache_dir: Path | None = None,
-    on_error: str = "raise",
-    progress: bool = True,
-) -> FeatureSet:
-    """Features of every split of ``dataset`` for ``spec``, from the cache when possible.
-
-    Args:
-        dataset (AudioDataset): The data set and protocol.
-        spec (InputSpec): Sample rate, clip length and front end.
-        cache_dir (Path, optional): Where cache files live. (Default: :func:`default_cache_dir`)
-        on_error (str): ``raise`` stops at the first unreadable file with an error naming
-            it; ``skip`` leaves it out and lists it in ``skipped``. (Default: ``raise``)
-        progress (bool): Show a progress bar while decoding. (Default: ``True``)
-    """
-    files = file_features(dataset, spec, cache_dir, on_error, progress)
-    features = files.select(dataset)
-    features.key, features.cache_hit, features.seconds = files.key, files.cache_hit, files.seconds
-    return features
-
-
 def file_features(
     dataset: AudioDataset,
     spec: InputSpec,
@@ -124,10 +101,17 @@ def file_features(
     on_error: str = "raise",
     progress: bool = True,
 ) -> FileFeatures:
-    """Features of every file of ``dataset`` once, whatever its protocol (what the cache file holds).
+    """Features of every file of ``dataset`` for ``spec`` once, whatever its protocol, from the cache when possible.
 
-    :meth:`FileFeatures.select` then gives any protocol's splits of the same files; the
-    arguments are :func:`prepare_features`'s.
+    :meth:`FileFeatures.select` then gives any protocol's splits of the same files.
+
+    Args:
+        dataset (AudioDataset): The data set (any of its protocols: the files are the same).
+        spec (InputSpec): Sample rate, clip length and front end.
+        cache_dir (Path, optional): Where cache files live. (Default: :func:`default_cache_dir`)
+        on_error (str): ``raise`` stops at the first unreadable file with an error naming
+            it; ``skip`` leaves it out and lists it in ``skipped``. (Default: ``raise``)
+        progress (bool): Show a progress bar while decoding. (Default: ``True``)
     """
     start = time.perf_counter()
     cache_dir = cache_dir or default_cache_dir()
@@ -225,7 +209,8 @@ class FileFeatures:
                 raise SuiteError(f"{dataset.name}: every file of the {split} split was skipped")
             index = torch.tensor(chosen, dtype=torch.int64)
             inputs[split], targets[split] = self.inputs.index_select(0, index), self.targets.index_select(0, index)
-        return FeatureSet(inputs, targets, list(self.class_names), [list(item) for item in self.skipped])
+        skipped = [list(item) for item in self.skipped]
+        return FeatureSet(inputs, targets, list(self.class_names), skipped, self.key, self.cache_hit, self.seconds)
 
 
 class _WriteWatch:
