@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.special import comb
@@ -81,7 +82,7 @@ class Sessions:
     def usable(self) -> Sessions:
         """The stable sessions, or all of them when none is stable."""
         keep = [i for i, u in enumerate(self.unstable) if not u]
-        if not keep:
+        if not keep or len(keep) == len(self.unstable):
             return self
         return Sessions(tuple(self.blocks[i] for i in keep), (False,) * len(keep), tuple(self.runs[i] for i in keep))
 
@@ -89,8 +90,17 @@ class Sessions:
     def all_unstable(self) -> bool:
         return bool(self.unstable) and all(self.unstable)
 
+    @cached_property
+    def _log_medians(self) -> np.ndarray:
+        # Cached: a comparison asks for the medians of one side several times (level, runs,
+        # pooled spread), and the median dominates the judge's cost in the error-rate simulations.
+        logs = np.log([float(np.median(b)) for b in self.blocks])
+        logs.flags.writeable = False
+        return logs
+
     def log_medians(self) -> np.ndarray:
-        return np.log([float(np.median(b)) for b in self.blocks])
+        """The log of each session's median block (read-only)."""
+        return self._log_medians
 
     def by_run(self) -> list[np.ndarray]:
         """The log medians of each run's sessions, run by run."""
