@@ -32,6 +32,9 @@ from tests.helpers import TINY
 from tests.ray_child import Children, RayChild, run_folder, trial_records
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install -c constraints.txt '.[ray]')")
+#: Under pytest-xdist every test that starts a Ray cluster runs on one worker, one at a time:
+#: two local clusters on one machine can race for the same ports.
+pytestmark = pytest.mark.xdist_group("ray")
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.yaml"
