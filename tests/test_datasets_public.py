@@ -146,35 +146,72 @@ def test_speech_commands_not_downloadable(tmp_path: Path) -> None:
         get_dataset("speech_commands", root=tmp_path).metadata()
 
 
-# --- ESC-50 ----------------------------------------------------------------------------------------------------------
+# --- ESC-50 and UrbanSound8K: folds from a metadata table ------------------------------------------------------------
 
 ESC_CATEGORIES = ("dog", "rain")
+URBAN_CLASSES = ("dog_bark", "siren")
+#: One clip: where it goes, its ``write_wav`` settings (rate, channels, seed) and its row of the metadata table.
+Clip = tuple[Path, dict[str, int], list[object]]
 
 
-def make_esc50(root: Path) -> Path:
-    base = root / "esc50"
-    rows = []
-    for fold in range(1, 6):
-        for target, category in enumerate(ESC_CATEGORIES):
-            filename = f"{fold}-{100 + target}-A-{target}.wav"
-            write_wav(base / "audio" / filename, 0.05, 44100, seed=fold)
-            rows.append([filename, fold, target, category, category == "dog", f"{100 + target}.ogg", "A"])
-    columns = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
-    (base / "meta").mkdir()
-    pd.DataFrame(rows, columns=columns).to_csv(base / "meta" / "esc50.csv", index=False)
+def write_fold_set(base: Path, table: str, columns: list[str], clips: list[Clip]) -> Path:
+    """Write each clip (0.05 s of noise) and the metadata table ``base/table`` listing them; returns ``base``."""
+    for path, wav, _ in clips:
+        write_wav(path, 0.05, **wav)
+    (base / table).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([row for _, _, row in clips], columns=columns).to_csv(base / table, index=False)
     return base
 
 
-@pytest.mark.parametrize("fold", range(1, 6))
-def test_esc50_folds(tmp_path: Path, fold: int) -> None:
-    make_esc50(tmp_path)
-    dataset = get_dataset("esc50", root=tmp_path, protocol=f"fold{fold}")
+def make_esc50(root: Path) -> Path:
+    """Five folds x two categories, one clip each, in ESC-50's layout (``audio/``, ``meta/esc50.csv``)."""
+    base = root / "esc50"
+    clips: list[Clip] = [
+        (
+            base / "audio" / f"{fold}-{100 + target}-A-{target}.wav",
+            {"rate": 44100, "seed": fold},
+            [f"{fold}-{100 + target}-A-{target}.wav", fold, target, category, category == "dog", f"{100 + target}.ogg", "A"],
+        )
+        for fold in range(1, 6)
+        for target, category in enumerate(ESC_CATEGORIES)
+    ]
+    columns = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
+    return write_fold_set(base, "meta/esc50.csv", columns, clips)
+
+
+def make_urbansound8k(root: Path) -> Path:
+    """Ten folds x two classes in UrbanSound8K's layout; rates and channel counts vary, as in the real data."""
+    base = root / "urbansound8k"
+    clips: list[Clip] = [
+        (
+            base / "audio" / f"fold{fold}" / f"{1000 + fold}-{class_id}-0-0.wav",
+            {"rate": 22050 if class_id else 44100, "channels": 1 + class_id},
+            [f"{1000 + fold}-{class_id}-0-0.wav", 1000 + fold, 0.0, 0.05, 1, fold, class_id, name],
+        )
+        for fold in range(1, 11)
+        for class_id, name in enumerate(URBAN_CLASSES)
+    ]
+    columns = ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]
+    return write_fold_set(base, "metadata/UrbanSound8K.csv", columns, clips)
+
+
+#: Each fold adapter with its fixture builder, fold count and class names.
+FOLD_SETS = {"esc50": (make_esc50, 5, list(ESC_CATEGORIES)), "urbansound8k": (make_urbansound8k, 10, list(URBAN_CLASSES))}
+FOLD_CASES = [(name, fold) for name, (_, n_folds, _) in FOLD_SETS.items() for fold in sorted({1, 2, n_folds})]
+
+
+@pytest.mark.parametrize("name, fold", FOLD_CASES)
+def test_fold_k_tests_the_next_fold_validates_and_the_rest_train(tmp_path: Path, name: str, fold: int) -> None:
+    make, n_folds, classes = FOLD_SETS[name]
+    make(tmp_path)
+    dataset = get_dataset(name, root=tmp_path, protocol=f"fold{fold}")
     frame = dataset.metadata()
-    assert counts(frame) == {"train": 6, "validation": 2, "test": 2}
+    per_fold = len(classes)  # one clip per class and fold
+    assert counts(frame) == {"train": per_fold * (n_folds - 2), "validation": per_fold, "test": per_fold}
     assert set(frame.loc[frame["split"] == "test", "fold"]) == {fold}
-    assert set(frame.loc[frame["split"] == "validation", "fold"]) == {fold % 5 + 1}
-    assert dataset.class_names == ["dog", "rain"]
-    assert list(dataset.split("test")["label"]) == ["dog", "rain"]
+    assert set(frame.loc[frame["split"] == "validation", "fold"]) == {fold % n_folds + 1}
+    assert dataset.class_names == classes and sorted(dataset.split("test")["label"]) == classes
+    assert dataset.protocols == tuple(f"fold{k}" for k in range(1, n_folds + 1))
 
 
 def test_esc50_default_protocol_and_load(tmp_path: Path) -> None:
@@ -206,38 +243,6 @@ def test_esc50_errors(tmp_path: Path) -> None:
         get_dataset("esc50", root=tmp_path).metadata()
 
 
-# --- UrbanSound8K ----------------------------------------------------------------------------------------------------
-
-URBAN_CLASSES = ("dog_bark", "siren")
-
-
-def make_urbansound8k(root: Path) -> Path:
-    base = root / "urbansound8k"
-    rows = []
-    for fold in range(1, 11):
-        for class_id, name in enumerate(URBAN_CLASSES):
-            filename = f"{1000 + fold}-{class_id}-0-0.wav"
-            # Rates and channel counts vary in the real data.
-            write_wav(base / "audio" / f"fold{fold}" / filename, 0.05, 22050 if class_id else 44100, channels=1 + class_id)
-            rows.append([filename, 1000 + fold, 0.0, 0.05, 1, fold, class_id, name])
-    columns = ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]
-    (base / "metadata").mkdir()
-    pd.DataFrame(rows, columns=columns).to_csv(base / "metadata" / "UrbanSound8K.csv", index=False)
-    return base
-
-
-@pytest.mark.parametrize("fold", [1, 5, 10])
-def test_urbansound8k_folds(tmp_path: Path, fold: int) -> None:
-    make_urbansound8k(tmp_path)
-    dataset = get_dataset("urbansound8k", root=tmp_path, protocol=f"fold{fold}")
-    frame = dataset.metadata()
-    assert counts(frame) == {"train": 16, "validation": 2, "test": 2}
-    assert set(frame.loc[frame["split"] == "test", "fold"]) == {fold}
-    assert set(frame.loc[frame["split"] == "validation", "fold"]) == {fold % 10 + 1}
-    assert dataset.class_names == ["dog_bark", "siren"]
-    assert all(f"/fold{f}/" in p for f, p in zip(frame["fold"], frame["path"], strict=True))
-
-
 def test_urbansound8k_default_protocol_and_load(tmp_path: Path) -> None:
     make_urbansound8k(tmp_path)
     dataset = get_dataset("urbansound8k", root=tmp_path)
@@ -245,6 +250,8 @@ def test_urbansound8k_default_protocol_and_load(tmp_path: Path) -> None:
     test = dataset.split("test")
     waveform, rate = dataset.load(test[test["label"] == "siren"].iloc[0])
     assert waveform.shape == (2, round(0.05 * 22050)) and waveform.dtype == np.float32 and rate == 22050
+    frame = dataset.metadata()
+    assert all(f"/fold{f}/" in p for f, p in zip(frame["fold"], frame["path"], strict=True))  # audio/foldK/ per fold
 
 
 def test_urbansound8k_errors(tmp_path: Path) -> None:
