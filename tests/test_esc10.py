@@ -1,4 +1,7 @@
-"""The ESC-10 adapter: its own layout (spaces, Ogg Vorbis), folds, checksums, and the shared copy."""
+"""The ESC-10 adapter: its own layout (spaces, Ogg Vorbis), checksums, and the shared copy.
+
+Its folds are tested with the other fold adapters' in ``tests/test_datasets_public.py``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from suite.cli import main
 from suite.data import get_dataset
 from suite.data.base import DataNotFoundError
 from suite.errors import SuiteError
-from tests.esc10_fixture import CLIPS_PER_FOLD, FOLDS, make_esc10, write_ogg, write_sums
+from tests.esc10_fixture import make_esc10, write_ogg, write_sums
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -21,16 +24,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 @pytest.fixture
 def esc10(tmp_path: Path) -> tuple[Path, str]:
     return tmp_path, make_esc10(tmp_path)
-
-
-@pytest.mark.parametrize("fold", range(1, FOLDS + 1))
-def test_fold_k_tests_on_fold_k_and_validates_on_the_next(esc10: tuple[Path, str], fold: int) -> None:
-    root, sha = esc10
-    frame = get_dataset("esc10", root=root, protocol=f"fold{fold}", sha256=sha).metadata()
-    assert set(frame.loc[frame["split"] == "test", "fold"]) == {fold}
-    assert set(frame.loc[frame["split"] == "validation", "fold"]) == {fold % FOLDS + 1}
-    assert len(frame) == 2 * FOLDS * CLIPS_PER_FOLD + 1
-    assert sorted(frame["label"].unique()) == ["Dog bark", "Fire crackling"]  # the folder name after "NNN - "
 
 
 def test_an_ogg_clip_in_a_folder_with_spaces_decodes(esc10: tuple[Path, str]) -> None:
