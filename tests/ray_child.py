@@ -47,6 +47,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from filelock import FileLock
+
 from tests import faulty_models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +58,11 @@ GATED = ("gated_a", "gated_b")
 GATE_LIMIT = 600.0
 #: Seconds a child may run: generous, for a slow machine with both cores busy; only a hang reaches it.
 TIMEOUT = 900.0
+#: One Ray cluster at a time on this machine, across pytest-xdist workers and concurrent test
+#: runs: two local clusters started at once can pick the same ports (ray-project/ray#53906).
+CLUSTER_LOCK = Path(tempfile.gettempdir()) / "audio-arch-suite-tests-ray.lock"
+#: How long a test waits for another's cluster: every Ray test of a run, one after the other.
+CLUSTER_LOCK_TIMEOUT = 3600.0
 
 
 class Gated(faulty_models.Faulty):
@@ -234,6 +241,9 @@ class RayChild:
 class Children:
     """The children of one test, stopped (with their Ray clusters) when the ``with`` block ends.
 
+    The ``with`` block holds :data:`CLUSTER_LOCK`, so its clusters are the only ones the tests
+    run on the machine meanwhile (never nest two blocks: the second would wait for the first).
+
     Args:
         folder (Path): Where each child's output folder goes (the test's ``tmp_path``).
         env (dict[str, str], optional): Environment variables for every child. (Default: ``None``)
@@ -242,13 +252,18 @@ class Children:
     def __init__(self, folder: Path, env: dict[str, str] | None = None) -> None:
         self.folder, self.env = folder, dict(env or {})
         self.started: list[RayChild] = []
+        self.lock = FileLock(CLUSTER_LOCK, timeout=CLUSTER_LOCK_TIMEOUT)
 
     def __enter__(self) -> Children:
+        self.lock.acquire()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
-        for child in self.started:
-            child.close()
+        try:
+            for child in self.started:
+                child.close()
+        finally:
+            self.lock.release()
 
     def start(self, *commands: list[str], own_ray: bool = False) -> RayChild:
         """Start a child running the ``suite`` commands (each a list of arguments) in turn; see the module docstring."""

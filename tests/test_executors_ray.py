@@ -32,9 +32,6 @@ from tests.helpers import TINY
 from tests.ray_child import Children, RayChild, run_folder, trial_records
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install -c constraints.txt '.[ray]')")
-#: Under pytest-xdist every test that starts a Ray cluster runs on one worker, one at a time:
-#: two local clusters on one machine can race for the same ports.
-pytestmark = pytest.mark.xdist_group("ray")
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "smoke.yaml"
@@ -101,10 +98,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, RayCh
     cv = RUNS["cv"] | {"dataset": RUNS["cv"]["dataset"] | {"options": {"sha256": digest}}}
     argvs = [run_args(config, folder / name) for name, config in RUNS.items() if name != "cv"]
     argvs.append(run_args(cv, folder / "cv", "--data-root", str(folder / "data")))
-    with Children(folder, env={MARKER_ENV: str(folder / "marker")}) as children:
+    with Children(folder, env={MARKER_ENV: str(folder / "marker")}) as children:  # ended before the tests: no nesting
         child = children.start(*argvs)
         child.wait()
-        yield folder, child
+    yield folder, child
 
 
 def run_of(runs: tuple[Path, RayChild], name: str, codes: tuple[int, ...] = (0,)) -> Path:

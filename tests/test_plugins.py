@@ -27,11 +27,6 @@ SUITE = [sys.executable, "-m", "suite"]
 #: What a reference may point at that is not a family (for the error test).
 NOT_A_FAMILY = 42
 
-#: Under pytest-xdist these tests share the Ray tests' worker: one of them starts a Ray
-#: cluster (two local clusters on one machine can race for the same ports), and the
-#: plugin is then installed once for the module, not once per worker.
-pytestmark = pytest.mark.xdist_group("ray")
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:

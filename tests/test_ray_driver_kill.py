@@ -19,9 +19,6 @@ from tests.helpers import TINY
 from tests.ray_child import GATES_ENV, Children, RayChild, run_folder
 
 pytest.importorskip("ray", reason="ray is not installed (pip install -c constraints.txt '.[ray]')")
-#: Under pytest-xdist every test that starts a Ray cluster runs on one worker, one at a time:
-#: two local clusters on one machine can race for the same ports.
-pytestmark = pytest.mark.xdist_group("ray")
 
 #: mlp finishes at once; gated_a and gated_b train when their gate is opened. Trial order: mlp, gated_a, gated_b.
 CONFIG = TINY | {"name": "killed", "models": ["mlp", "gated_a", "gated_b"]}
