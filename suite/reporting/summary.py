@@ -25,6 +25,8 @@ from suite.results.load import Results
 #: One leaderboard row per group; a leaderboard is one (data set, protocol, machine, budget).
 GROUP = ["dataset", "protocol", "machine", "budget_kind", "budget", "model"]
 BOARD = GROUP[:-1]
+#: Decimals of the mean accuracy that decide a rank (far below any difference a test set can show).
+_RANK_DECIMALS = 9
 #: Per-model figures that do not vary with the seed (the first trial's are taken): the metrics that say so.
 FIRST_COLUMNS = ("feature", "width", *seed_aggregations(METRICS, kinds=("first",)))
 
@@ -156,7 +158,10 @@ def summarise(results: Results) -> pd.DataFrame:
     settings = _setting_columns(results)
     if len(settings.columns) > len(GROUP):
         summary = summary.merge(settings, on=GROUP, how="left")
-    summary["rank"] = summary.groupby(BOARD, sort=False, dropna=False)["accuracy_mean"].rank(method="min", ascending=False)
+    # Rounded first: two models with the same right answers over folds (337 of 400) differ in the
+    # last bits of a mean of per-fold fractions, and must share their rank.
+    rounded = summary.assign(_accuracy=summary["accuracy_mean"].round(_RANK_DECIMALS))
+    summary["rank"] = rounded.groupby(BOARD, sort=False, dropna=False)["_accuracy"].rank(method="min", ascending=False)
     order = {name: i for i, name in enumerate(families(results))}
     machines = {name: i for i, name in enumerate(dict.fromkeys(summary["machine"]))}
     summary = summary.assign(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from suite import numbers
@@ -80,7 +81,8 @@ def _mark_best(frame: pd.DataFrame, column: Column) -> pd.Series:
     if column.best is None or values.notna().sum() < 2 or values.nunique() < 2:
         return pd.Series(False, index=frame.index)
     target = values.max() if column.best == "max" else values.min()
-    return values == target
+    # Ties within rounding (two means of the same right answers) are both best.
+    return pd.Series(np.isclose(values, target, rtol=1e-9, atol=0.0), index=frame.index)
 
 
 def _seeds(row: pd.Series) -> str:
