@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from suite.augment import EpochAugmentation, ShiftedWindows
 from suite.budget import Budget, match_budget
 from suite.data import get_dataset
-from suite.feature_cache import prepare_features
+from suite.feature_cache import file_features
 from suite.input_spec import input_preset
 from suite.models import create_model, get_family, list_models
 from suite.train import TrainingConfig, TrialData, max_shift_steps, spec_masks, train_model
@@ -76,7 +76,7 @@ def main() -> None:
     print(f"{header[0]:12s} " + " ".join(f"{h:>11s}" for h in header[1:]))
     for name in args.models.split(","):
         spec = get_family(name).adapt_input(input_preset("fsdd"))
-        features = prepare_features(dataset, spec, progress=False)
+        features = file_features(dataset, spec, progress=False).select(dataset)
         data = TrialData.from_features(features, spec)
         width = match_budget(name, spec, Budget.parse("params", args.budget)).width
         rates: dict[str, list[float]] = {"suite": [], "plain": [], "bare": []}

@@ -216,19 +216,28 @@ def _fail_on_default() -> str:
     return DEFAULT_FAIL_ON.describe()
 
 
+def _dataset_rows() -> list[dict[str, str]]:
+    """Every data set with its protocols (``cv`` where it has folds), licence and citation."""
+    from suite.crossval import CV
+    from suite.data.base import DATASETS, list_datasets
+
+    rows = []
+    for name in list_datasets():
+        cls = DATASETS.get(name)
+        protocols = ", ".join([*cls.protocols, *([CV] if cls.folds else [])])
+        rows.append(
+            {"dataset": name, "version": cls.version, "protocols": protocols, "license": cls.license, "citation": cls.citation}
+        )
+    return rows
+
+
 def _list(args: argparse.Namespace) -> str:
     from suite.formatting import render
     from suite.input_spec import INPUT_PRESETS, PRESET_CLASSES
     from suite.models import get_family, list_models
 
     if args.what == "datasets":
-        from suite.data.base import DATASETS, list_datasets
-
-        rows = [
-            {"dataset": name, "version": cls.version, "protocols": ", ".join(cls.protocols), "license": cls.license}
-            for name, cls in ((name, DATASETS.get(name)) for name in list_datasets())
-        ]
-        return render(rows, args.format, ["dataset", "version", "protocols", "license"])
+        return render(_dataset_rows(), args.format, ["dataset", "version", "protocols", "license", "citation"])
     if args.what == "inputs":
         rows = [{"input": name, "classes": PRESET_CLASSES[name], "spec": spec.describe()} for name, spec in INPUT_PRESETS.items()]
         return render(rows, args.format, ["input", "classes", "spec"])

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from suite.budget import Budget, parse_budget
+from suite.crossval import Evaluation, resolve_evaluation
 from suite.data.base import DATASETS
 from suite.deploy.quantize import CALIBRATION_BATCHES
 from suite.errors import SuiteError, short_repr, short_text
@@ -33,8 +34,15 @@ class _Section(BaseModel):
 
 
 class DatasetSection(_Section):
+    """The data set, its protocol and its options.
+
+    ``protocol`` is one protocol, ``cv`` (every fold: k-fold cross-validation, see
+    :mod:`suite.crossval`) or a list of protocols; ``protocols`` is the same as a list.
+    """
+
     name: str
-    protocol: str | None = None
+    protocol: str | list[str] | None = None
+    protocols: list[str] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("name")
@@ -42,6 +50,17 @@ class DatasetSection(_Section):
     def _known(cls, name: str) -> str:
         DATASETS.get(name)  # raises with the available names
         return name
+
+    @model_validator(mode="after")
+    def _known_protocols(self) -> DatasetSection:
+        if self.protocol is not None and self.protocols is not None:
+            raise ValueError("give protocol or protocols, not both")
+        self.evaluation()  # an unknown protocol, or cv without folds, fails when the config is read
+        return self
+
+    def evaluation(self) -> Evaluation:
+        """The protocols this section names and the label its records carry."""
+        return resolve_evaluation(DATASETS.get(self.name), self.protocols if self.protocols is not None else self.protocol)
 
 
 _SPEC = InputSpec()  # the defaults below are InputSpec's own

@@ -1,4 +1,4 @@
-"""``suite run``: expand a config into trials (model x budget x seed), train, record.
+"""``suite run``: expand a config into trials (model x budget x seed x fold), train, record.
 
 Each trial is matched to its budget, built with its seed, counted (params, MACs),
 trained under the protocol and tested by an executor (:mod:`suite.executors`: in this
@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from suite.config import RunConfig, load_config
+from suite.crossval import FOLD, Evaluation, describe_evaluation
 from suite.data import get_dataset
 from suite.data.base import AudioDataset
 from suite.environment import environment
 from suite.errors import SuiteError
 from suite.executors import Executor, LocalExecutor, Trial, TrialTask, make_executor, resolve_device
-from suite.feature_cache import prepare_features
 from suite.fileio import check_writable
 from suite.input_spec import InputSpec
 from suite.measure import MAC_CONVENTION
@@ -112,9 +112,20 @@ def _check_folders(out: Path, resume: str | Path | bool | None, cache_dir: Path 
 
 
 def expand_trials(config: RunConfig) -> list[Trial]:
-    """Every (budget, model, seed) combination of the config, in that nesting order."""
+    """Every (budget, model, seed, protocol) combination of the config, in that nesting order.
+
+    The folds of a cross-validation are innermost, so a model's cross-validated figure
+    is complete as early as possible in a long run.
+    """
     budgets = [section.budget() for section in config.budgets]
-    return [Trial(model, budget, seed) for budget in budgets for model in config.models for seed in config.seeds]  # type: ignore[union-attr]
+    protocols = config.dataset.evaluation().protocols
+    return [
+        Trial(model, budget, seed, protocol)
+        for budget in budgets
+        for model in config.models  # type: ignore[union-attr]
+        for seed in config.seeds
+        for protocol in protocols
+    ]
 
 
 def dataset_identity(config: RunConfig, dataset: AudioDataset) -> dict[str, Any]:
@@ -150,28 +161,9 @@ def trial_id(config: RunConfig, dataset: dict[str, Any], spec: InputSpec, trial:
 def _trial_line(done: int, total: int, trial: Trial, record: dict[str, Any]) -> str:
     """One line per finished trial, so a log without a progress bar still shows progress."""
     outcome = f"accuracy {record[ACCURACY]:.1%}" if record["status"] == "ok" else record.get("error", "")
-    head = f"[{done}/{total}] {trial.model} {trial.budget} seed {trial.seed}"
+    fold = f" {record[FOLD]}" if record.get(FOLD) else ""
+    head = f"[{done}/{total}] {trial.model} {trial.budget} seed {trial.seed}{fold}"
     return f"{head}: {record['status']} {outcome} ({record.get('wall_seconds', 0.0):.1f} s)"
-
-
-def _warm_features(
-    dataset: AudioDataset, config: RunConfig, spec: InputSpec, cache_dir: Path | None, progress: bool
-) -> dict[str, Any]:
-    """Compute (or find) every front end's features once, before workers start.
-
-    Workers then read the cache instead of each computing the same features, and a
-    problem with the data stops the run here, in one line, before any trial is sent.
-    """
-    summary = {}
-    for adapted in dict.fromkeys(get_family(model).adapt_input(spec) for model in config.models):
-        features = prepare_features(dataset, adapted, cache_dir, config.on_error, progress=progress)
-        summary[adapted.feature] = {
-            "key": features.key,
-            "cache_hit": features.cache_hit,
-            "seconds": round(features.seconds, 3),
-            "skipped": features.skipped,
-        }
-    return summary
 
 
 def run_config(
@@ -200,16 +192,22 @@ def run_config(
     """
     runner = executor if isinstance(executor, Executor) else make_executor(executor, progress=progress)
     cache = Path(cache_dir).absolute() if cache_dir else None
-    dataset = get_dataset(config.dataset.name, root=data_root, protocol=config.dataset.protocol, **config.dataset.options)
-    spec = config.input.spec(dataset.sample_rate)
+    evaluation = config.dataset.evaluation()
+    section = config.dataset
+    datasets = {p: get_dataset(section.name, root=data_root, protocol=p, **section.options) for p in evaluation.protocols}
+    first = datasets[evaluation.protocols[0]]
+    spec = config.input.spec(first.sample_rate)
     trials = expand_trials(config)
-    identity = dataset_identity(config, dataset)
-    ids = [trial_id(config, identity, spec, trial) for trial in trials]
+    identities = {p: dataset_identity(config, dataset) for p, dataset in datasets.items()}
+    ids = [trial_id(config, identities[trial.protocol], spec, trial) for trial in trials]  # type: ignore[index]
     _check_folders(Path(out), resume, cache)
-    description = dataset.describe()  # finds (or downloads) the data before any folder is made
+    description = describe_evaluation(evaluation, datasets)  # finds (or downloads) the data before any folder is made
     plan: ResumePlan = plan_resume(Path(out), config, description, ids, resume, retry_failed)
     try:
         runner.prepare(device, config.trial_timeout)
+        run = _Run(runner, plan, config, source, evaluation, datasets, description, spec, trials, ids, device, cache, progress)
+        # Every feature set is ready before a folder is made: a file that cannot be decoded stops the run in one line.
+        run.features = runner.warm(run.tasks(list(zip(trials, ids, strict=True))))
         writer = RunWriter(plan.run_dir or new_run_dir(Path(out), config.name, datetime.now(UTC).strftime("%Y%m%d-%H%M%S")), ids)
         writer.lock()
         try:
@@ -217,7 +215,7 @@ def run_config(
                 plan.rejected = writer.reopen()
                 if plan.rejected:  # never silently: how many lines, why, and where they are now
                     print(_moved_line(writer.run_dir, plan.rejected), file=sys.stderr)
-            run = _Run(runner, writer, plan, config, source, dataset, description, spec, trials, ids, device, cache, progress)
+            run.writer = writer
             return _drive(run)
         except ResultsWriteError as error:
             raise _stopped(error, writer, len(trials), source, data_root, cache_dir, device, retry_failed, runner) from None
@@ -258,11 +256,11 @@ class _Run:
     """One ``suite run`` under way: what it runs, on what, where it writes and how."""
 
     runner: Executor
-    writer: RunWriter
     plan: ResumePlan
     config: RunConfig
     source: str
-    dataset: AudioDataset
+    evaluation: Evaluation
+    datasets: dict[str, AudioDataset]
     description: dict[str, Any]
     spec: InputSpec
     trials: list[Trial]
@@ -270,6 +268,13 @@ class _Run:
     device: str
     cache: Path | None
     progress: bool
+    writer: RunWriter = dataclasses.field(init=False)
+    features: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def first(self) -> AudioDataset:
+        """The first protocol's data set (every fold has the same classes and rate)."""
+        return self.datasets[self.evaluation.protocols[0]]
 
     def todo(self) -> list[tuple[Trial, str]]:
         """The trials not done yet (by the resume plan's rule), with their ids."""
@@ -292,7 +297,7 @@ class _Run:
                 "executor": self.runner.describe(),
                 "environment": environment(),
                 "dataset": self.description,
-                "class_names": self.dataset.class_names,
+                "class_names": self.first.class_names,
                 "input_spec": dataclasses.asdict(self.spec),
                 "mac_convention": MAC_CONVENTION,
             }
@@ -306,35 +311,28 @@ class _Run:
 
     def tasks(self, todo: list[tuple[Trial, str]]) -> list[TrialTask]:
         """A self-contained task per trial (what a worker anywhere needs to run it)."""
-        root, cache = str(self.dataset.root.absolute()), str(self.cache) if self.cache else None
-        head = {"dataset": self.dataset.name, "protocol": self.dataset.protocol}
-        return [
-            TrialTask(
-                trial_id,
-                trial,
-                self.config,
-                self.spec,
-                {"trial_id": trial_id, "model": trial.model, **head, "budget_kind": trial.budget.kind,
-                 "budget": trial.budget.value, "seed": trial.seed},
-                root,
-                cache,
-                self.device,
-                family=get_family(trial.model),
-                adapter=type(self.dataset),
+        root, cache = str(self.first.root.absolute()), str(self.cache) if self.cache else None
+        adapter = type(self.first)
+        tasks = []
+        for trial, trial_id in todo:
+            head = {"trial_id": trial_id, "model": trial.model, "dataset": self.first.name, "protocol": self.evaluation.label}
+            if self.evaluation.is_cv:
+                head[FOLD] = trial.protocol
+            head |= {"budget_kind": trial.budget.kind, "budget": trial.budget.value, "seed": trial.seed}
+            family = get_family(trial.model)
+            tasks.append(
+                TrialTask(trial_id, trial, self.config, self.spec, head, root, cache, self.device, family=family, adapter=adapter)
             )
-            for trial, trial_id in todo
-        ]  # fmt: skip
+        return tasks
 
     def execute(self, manifest: dict[str, Any], tasks: list[TrialTask]) -> None:
         """Send ``tasks`` to the executor and record each as it ends; the manifest says how the run ended."""
         writer, runner, total = self.writer, self.runner, len(self.trials)
-        features = dict(manifest.get("features") or {})
+        features = dict(manifest.get("features") or {}) | self.features
         bar = show_progress(
             total=total, initial=total - len(tasks), desc=f"run {self.config.name}", unit="trial", enabled=self.progress
         )
         try:
-            if not isinstance(runner, LocalExecutor):
-                features |= _warm_features(self.dataset, self.config, self.spec, self.cache, self.progress)
             for task, record in runner.run(tasks):
                 writer.add_trial(record)
                 bar.update()

@@ -17,6 +17,7 @@ import io
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,13 @@ import torch
 
 from suite.budget import Budget, build_matched
 from suite.config import RunConfig
+from suite.crossval import CV
 from suite.data import get_dataset
 from suite.data.base import AudioDataset, ensure_dataset
 from suite.deploy.stage import deploy_trained
 from suite.environment import this_machine
 from suite.errors import SuiteError
-from suite.feature_cache import prepare_features
+from suite.feature_cache import FileFeatures, file_features
 from suite.input_spec import InputSpec
 from suite.measure.costs import measure_costs
 from suite.metrics import BUDGET_ERROR, FLOPS, MACS, MODEL_BYTES, PARAMS
@@ -45,11 +47,15 @@ class TrialTimeout(Exception):
 
 @dataclass(frozen=True)
 class Trial:
-    """One training of one family at one budget with one seed."""
+    """One training of one family at one budget with one seed, on one protocol (a fold, in a cross-validation).
+
+    ``protocol`` ``None`` means the config's own (a run with one protocol).
+    """
 
     model: str
     budget: Budget
     seed: int
+    protocol: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,14 @@ class TrialTask:
     family: ModelFamily | None = None
     adapter: type[AudioDataset] | None = None
 
+    @property
+    def protocol(self) -> str | None:
+        """The protocol the trial trains and tests on: its fold, else the config's single protocol."""
+        if self.trial.protocol is not None:
+            return self.trial.protocol
+        protocol = self.config.dataset.protocol  # a task built by hand: the config's one protocol, else the default
+        return protocol if isinstance(protocol, str) and protocol != CV else None
+
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when present; asking for CUDA without it is an error."""
@@ -97,41 +111,66 @@ def resolve_device(name: str) -> torch.device:
 
 @dataclass
 class FeatureStore:
-    """Data sets and standardised features of one process, built on first use and kept.
+    """Data sets and features of one process, built on first use and kept.
 
     A Ray worker runs many trials in turn; keeping the features between them saves
-    reading the cache again for every trial.
+    reading the cache again for every trial. Each file set's features are kept once
+    (:class:`~suite.feature_cache.FileFeatures`), and the standardised trial data of one
+    protocol only: the folds of a cross-validation select their splits from the same
+    files instead of holding k copies.
     """
 
     progress: bool = False
     datasets: dict[str, AudioDataset] = field(default_factory=dict)
+    files: dict[tuple[str, InputSpec], FileFeatures] = field(default_factory=dict)
     data: dict[tuple[str, InputSpec], TrialData] = field(default_factory=dict)
     summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def dataset(self, task: TrialTask) -> AudioDataset:
         section = task.config.dataset
-        key = repr((section.model_dump(mode="json"), task.data_root))
+        protocol = task.protocol
+        key = repr((section.model_dump(mode="json"), task.data_root, protocol))
         if key not in self.datasets:
             if task.adapter is not None:
                 ensure_dataset(section.name, task.adapter)
-            self.datasets[key] = get_dataset(section.name, root=task.data_root, protocol=section.protocol, **section.options)
+            self.datasets[key] = get_dataset(section.name, root=task.data_root, protocol=protocol, **section.options)
         return self.datasets[key]
 
     def features(self, task: TrialTask, spec: InputSpec) -> TrialData:
-        """The trial data of ``spec`` (the family's adapted input)."""
+        """The trial data of ``spec`` (the family's adapted input) on the task's protocol."""
         dataset = self.dataset(task)
-        key = (repr((task.config.dataset.model_dump(mode="json"), task.data_root, task.config.on_error)), spec)
+        files_key = (repr((task.config.dataset.model_dump(mode="json"), task.data_root, task.config.on_error)), spec)
+        key = (repr((files_key[0], task.protocol)), spec)
         if key not in self.data:
-            cache_dir = Path(task.cache_dir) if task.cache_dir else None
-            features = prepare_features(dataset, spec, cache_dir, task.config.on_error, self.progress)
-            self.summaries[spec.feature] = {
-                "key": features.key,
-                "cache_hit": features.cache_hit,
-                "seconds": round(features.seconds, 3),
-                "skipped": features.skipped,
-            }
-            self.data[key] = TrialData.from_features(features, spec)
+            if files_key not in self.files:
+                cache_dir = Path(task.cache_dir) if task.cache_dir else None
+                files = file_features(dataset, spec, cache_dir, task.config.on_error, self.progress)
+                self.files[files_key] = files
+                self.summaries[spec.feature] = {
+                    "key": files.key,
+                    "cache_hit": files.cache_hit,
+                    "seconds": round(files.seconds, 3),
+                    "skipped": files.skipped,
+                }
+            for other in [k for k in self.data if k[1] == spec]:  # one protocol's standardised copy at a time
+                del self.data[other]
+            self.data[key] = TrialData.from_features(self.files[files_key].select(dataset), spec)
         return self.data[key]
+
+    def warm(self, tasks: Sequence[TrialTask]) -> dict[str, dict[str, Any]]:
+        """Compute (or read) the features every task will need, once per protocol and front end.
+
+        A problem with the data (a file that cannot be decoded) then stops the run here,
+        in one line, before a results folder is made. Returns :attr:`summaries`.
+        """
+        seen: set[tuple[str | None, InputSpec]] = set()
+        for task in tasks:
+            family = task.family or get_family(task.trial.model)
+            adapted = family.adapt_input(task.spec)
+            if (task.protocol, adapted) not in seen:
+                seen.add((task.protocol, adapted))
+                self.features(task, adapted)
+        return self.summaries
 
 
 class Deadline:

@@ -233,7 +233,7 @@ def test_a_cache_error_that_is_not_a_failed_write_is_not_hidden(tmp_path: Path, 
     monkeypatch.setattr(feature_cache.torch, "save", broken)
     synthetic = get_dataset("synthetic", root=tmp_path, n_classes=2, examples_per_class=5)
     with pytest.raises(RuntimeError, match="a bug in saving"):
-        feature_cache.prepare_features(synthetic, InputSpec(sample_rate=8000, clip_seconds=0.5), tmp_path / "c", progress=False)
+        feature_cache.file_features(synthetic, InputSpec(sample_rate=8000, clip_seconds=0.5), tmp_path / "c", progress=False)
     assert list((tmp_path / "c").iterdir()) == []
 
 

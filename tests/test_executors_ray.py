@@ -26,6 +26,7 @@ import torch
 
 from suite.cli import main
 from suite.results.load import machine_label
+from tests.esc10_fixture import make_esc10
 from tests.faulty_models import MARKER_ENV
 from tests.helpers import TINY
 from tests.ray_child import Children, RayChild, run_folder, trial_records
@@ -76,6 +77,15 @@ RUNS: dict[str, dict[str, Any]] = {
     # sleepy needs 10 epochs x 3 batches x 0.2 s = 6 s of training (patience 10: no early stop); 2 s are allowed.
     "timeout": TINY
     | {"models": ["sleepy"], "measure": MEASURE, "trial_timeout": 2, "training": {"epochs": 10, "batch_size": 8, "patience": 10}},
+    # A cross-validation on the ESC-10 fixture (its copy's digest is added by :func:`runs`): workers train each fold.
+    "cv": {
+        "name": "cv",
+        "dataset": {"name": "esc10", "protocol": "cv"},
+        "input": {"sample_rate": 8000, "clip_seconds": 0.25, "n_mels": 16},
+        "models": ["mlp"],
+        "budgets": {"params": ["5k"]},
+        "training": {"epochs": 2, "batch_size": 4, "patience": 2},
+    },
 }
 
 
@@ -84,8 +94,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, RayCh
     """Every run of :data:`RUNS`, one after the other in one child; yields their parent folder and the child."""
     folder = tmp_path_factory.mktemp("ray-runs")
     (folder / "marker").mkdir()
+    digest = make_esc10(folder / "data")
+    cv = RUNS["cv"] | {"dataset": RUNS["cv"]["dataset"] | {"options": {"sha256": digest}}}
+    argvs = [run_args(config, folder / name) for name, config in RUNS.items() if name != "cv"]
+    argvs.append(run_args(cv, folder / "cv", "--data-root", str(folder / "data")))
     with Children(folder, env={MARKER_ENV: str(folder / "marker")}) as children:  # ended before the tests: no nesting
-        child = children.start(*(run_args(config, folder / name) for name, config in RUNS.items()))
+        child = children.start(*argvs)
         child.wait()
     yield folder, child
 
@@ -269,3 +283,27 @@ def test_an_overdue_task_is_cancelled_and_recorded_failed_but_one_that_ended_is_
     assert failed["status"] == "failed" and failed["accuracy"] == 0.5
     assert re.fullmatch(r"TrialTimeout: exceeded trial_timeout of 1 s; cancelled after [\d.]+ s while measuring", failed["error"])
     assert outcome["stuck_started"] and outcome["stuck"] in ("TaskCancelledError", "WorkerCrashedError")  # cancelled
+
+
+def test_a_cross_validation_on_ray_trains_each_fold_in_a_worker_as_locally(runs: tuple[Path, RayChild], tmp_path: Path) -> None:
+    run_dir = run_of(runs, "cv")
+    remote = sorted((json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()), key=lambda r: r["fold"])
+    assert [r["fold"] for r in remote] == [f"fold{k}" for k in range(1, 6)] and {r["protocol"] for r in remote} == {"cv"}
+    assert all(r["status"] == "ok" and r["threads"] == 1 for r in remote)
+    config = json.loads((run_dir.parents[1] / "config.yaml").read_text())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a Ray trial with 1 CPU trains: a trial is deterministic per thread count
+    try:
+        argv = [
+            "run",
+            str(run_dir.parents[1] / "config.yaml"),
+            "--out",
+            str(tmp_path / "local"),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ]
+        assert main([*argv, "--data-root", str(run_dir.parents[2] / "data")]) == 0, config
+    finally:
+        torch.set_num_threads(threads)
+    local = [json.loads(line) for line in (run_folder(tmp_path / "local") / "trials.jsonl").read_text().splitlines()]
+    assert [(r["trial_id"], r["accuracy"]) for r in local] == [(r["trial_id"], r["accuracy"]) for r in remote]  # in fold order

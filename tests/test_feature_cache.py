@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from suite.data import get_dataset
-from suite.feature_cache import cache_key, prepare_features
+from suite.feature_cache import FeatureSet, cache_key, file_features
 from suite.input_spec import InputSpec
 from tests.helpers_audio import write_wav
 
@@ -28,13 +28,19 @@ def dataset_root(tmp_path: Path) -> Path:
     return root
 
 
+def features_of(root: Path, spec: InputSpec, cache: Path, **options: object) -> FeatureSet:
+    """The features of the fixture's protocol, as a trial sees them."""
+    dataset = load(root)
+    return file_features(dataset, spec, cache, **options).select(dataset)  # type: ignore[arg-type]
+
+
 def load(root: Path) -> object:
     return get_dataset("manifest", root=root.parent, folder=str(root), file="all.csv")
 
 
 def test_second_call_reads_the_cache(dataset_root: Path, tmp_path: Path) -> None:
-    first = prepare_features(load(dataset_root), SPEC, tmp_path / "cache", progress=False)
-    second = prepare_features(load(dataset_root), SPEC, tmp_path / "cache", progress=False)
+    first = features_of(dataset_root, SPEC, tmp_path / "cache", progress=False)
+    second = features_of(dataset_root, SPEC, tmp_path / "cache", progress=False)
     assert not first.cache_hit and second.cache_hit and first.key == second.key
     for split in ("train", "validation", "test"):
         assert torch.equal(first.inputs[split], second.inputs[split])
@@ -48,8 +54,8 @@ def test_second_call_reads_the_cache(dataset_root: Path, tmp_path: Path) -> None
     [{"n_mels": 32}, {"hop_ms": 20.0}, {"clip_seconds": 0.3}, {"feature": "mfcc"}, {"feature": "raw"}, {"sample_rate": 16000}],
 )
 def test_a_changed_setting_recomputes(dataset_root: Path, tmp_path: Path, change: dict[str, object]) -> None:
-    prepare_features(load(dataset_root), SPEC, tmp_path / "cache", progress=False)
-    changed = prepare_features(load(dataset_root), SPEC.replace(**change), tmp_path / "cache", progress=False)
+    features_of(dataset_root, SPEC, tmp_path / "cache", progress=False)
+    changed = features_of(dataset_root, SPEC.replace(**change), tmp_path / "cache", progress=False)
     assert not changed.cache_hit
     assert changed.inputs["train"].shape == (4, *SPEC.replace(**change).shape)
     assert len(list((tmp_path / "cache").iterdir())) == 2
@@ -63,6 +69,6 @@ def test_changed_data_recomputes(dataset_root: Path, tmp_path: Path) -> None:
 
 
 def test_labels_follow_the_sorted_class_names(dataset_root: Path, tmp_path: Path) -> None:
-    features = prepare_features(load(dataset_root), SPEC, tmp_path / "cache", progress=False)
+    features = features_of(dataset_root, SPEC, tmp_path / "cache", progress=False)
     assert features.class_names == ["a", "b"]
     assert features.targets["train"].tolist() == [0, 1, 0, 1]

@@ -10,8 +10,10 @@ import pytest
 
 from suite.config import parse_config
 from suite.errors import SuiteError
+from suite.metrics import ACCURACY
 from suite.reporting import load_results
 from suite.reporting.summary import summarise
+from suite.reporting.tables import Column, _mark_best
 from suite.runner import run_config
 from tests.report_fixtures import build_run
 
@@ -148,3 +150,21 @@ def test_fixture_records_have_the_keys_suite_run_writes(tmp_path: Path) -> None:
     assert list(real_records[0]["timings"][0]) == list(by_status["ok"]["timings"][0])
     assert (real / "results.csv").read_text().splitlines()[0] == (fake / "results.csv").read_text().splitlines()[0]
     assert len(load_results([real]).trials) == len(real_records)
+
+
+def test_models_with_the_same_right_answers_share_their_rank_and_both_are_best(tmp_path: Path) -> None:
+    # ESC-10's dscnn and cnn2d: 337 of 400 right over five folds of 80, whose means of per-fold
+    # fractions differ only in their last bits (0.8425 either way).
+    folds = {"mlp": [0.825, 0.875, 0.825, 0.9, 0.7875], "cnn1d": [0.7875, 0.9, 0.7125, 0.9125, 0.9]}
+    run = build_run(tmp_path, models=list(folds), seeds=[0, 1, 2, 3, 4])
+    path = run / "trials.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        record["accuracy"] = folds[record["model"]][record["seed"]]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = summarise(load_results([run])).set_index("model")
+    assert summary.loc["mlp", "accuracy_mean"] != summary.loc["cnn1d", "accuracy_mean"]  # the float sums differ
+    assert summary.loc["mlp", "rank"] == summary.loc["cnn1d", "rank"] == 1
+    board = summarise(load_results([run]))
+    best = _mark_best(board, Column.of(ACCURACY))
+    assert best.all()

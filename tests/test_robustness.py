@@ -15,7 +15,7 @@ import torch
 from suite.data import DataNotFoundError, get_dataset
 from suite.data.download import safe_extract
 from suite.errors import SuiteError
-from suite.feature_cache import prepare_features
+from suite.feature_cache import file_features
 from suite.input_spec import InputSpec
 from suite.models import create_model
 from suite.train import TrainingConfig, TrialData, _batch_indices, classification_metrics, train_model
@@ -91,9 +91,10 @@ def test_a_truncated_archive_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_an_unreadable_feature_cache_is_rebuilt(tmp_path: Path) -> None:
     dataset = get_dataset("synthetic", n_classes=2, examples_per_class=5)
-    first = prepare_features(dataset, SPEC, tmp_path, progress=False)
+    first = file_features(dataset, SPEC, tmp_path, progress=False).select(dataset)
     (cached,) = tmp_path.glob("*.pt")
     cached.write_bytes(b"not a torch file")
     with pytest.warns(UserWarning, match="unreadable"):
-        again = prepare_features(get_dataset("synthetic", n_classes=2, examples_per_class=5), SPEC, tmp_path, progress=False)
+        again_set = get_dataset("synthetic", n_classes=2, examples_per_class=5)
+        again = file_features(again_set, SPEC, tmp_path, progress=False).select(again_set)
     assert not again.cache_hit and torch.equal(again.inputs["train"], first.inputs["train"])

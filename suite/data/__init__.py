@@ -5,7 +5,7 @@
 >>> train = fsdd.split("train")          # path, label, split, offset, duration
 """
 
-from suite.data import esc50, fsdd, manifest, speech_commands, synthetic, urbansound8k  # noqa: F401  (registers the adapters)
+from suite.data import esc10, esc50, fsdd, manifest, speech_commands, synthetic, urbansound8k  # noqa: F401  (registers the adapters)
 from suite.data.base import (
     SPLITS,
     AudioDataset,

@@ -91,6 +91,9 @@ class AudioDataset(ABC):
     citation: ClassVar[str]
     license: ClassVar[str]
     homepage: ClassVar[str] = ""
+    #: The protocols whose test sets partition the data (k-fold cross-validation), in order;
+    #: ``protocol: cv`` in a config runs them all. Empty for data sets without folds.
+    folds: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, root: str | os.PathLike[str] | None = None, protocol: str | None = None, **options: Any) -> None:
         self.root = resolve_data_root(root)
@@ -209,17 +212,21 @@ class AudioDataset(ABC):
         duration = row.get("duration")
         return read_audio(row["path"], offset=float(row.get("offset") or 0.0), duration=None if pd.isna(duration) else duration)
 
-    def content_digest(self, include_mtime: bool = False) -> str:
+    def content_digest(self, include_mtime: bool = False, splits: bool = True) -> str:
         """A digest of the metadata: paths relative to the data root, labels, splits, windows and file sizes.
 
         It does not depend on how the root was written (relative or absolute). With
         ``include_mtime`` it also covers each file's modification time, so that a file
         rewritten at the same length changes it (the feature cache uses that form).
+        Without ``splits`` it leaves out the protocol and each row's split: the digest of
+        the files alone, the same for every fold of a cross-validation.
         """
         frame = self.metadata()
         root = self.root.absolute()
-        digest = hashlib.sha256(f"{self.name}|{self.version}|{self.protocol}|{sorted(self.options.items())}".encode())
-        for row in frame.itertuples(index=False):
+        protocol = self.protocol if splits else ""
+        digest = hashlib.sha256(f"{self.name}|{self.version}|{protocol}|{sorted(self.options.items())}".encode())
+        rows = frame.sort_values(["path", "offset"], kind="stable") if not splits else frame
+        for row in rows.itertuples(index=False):
             path = Path(row.path)
             try:
                 stat = path.stat() if path.exists() else None
@@ -227,7 +234,8 @@ class AudioDataset(ABC):
                 raise _denied(self.name, error, self.root) from None
             signature = f"{stat.st_size if stat else -1}" + (f"|{stat.st_mtime_ns if stat else -1}" if include_mtime else "")
             relative = os.path.relpath(path.absolute(), root) if stat else str(path)
-            digest.update(f"{relative}|{row.label}|{row.split}|{row.offset}|{row.duration}|{signature}\n".encode())
+            split = row.split if splits else ""
+            digest.update(f"{relative}|{row.label}|{split}|{row.offset}|{row.duration}|{signature}\n".encode())
         return digest.hexdigest()
 
     def describe(self) -> dict[str, Any]:

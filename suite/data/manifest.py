@@ -55,7 +55,7 @@ class FoldedDataset(AudioDataset):
 
     Protocol ``foldK`` tests on fold K and validates on fold (K mod n) + 1 (see
     :func:`fold_splits`); subclasses set ``n_folds`` and get ``protocols`` and the
-    default protocol (``fold1``) from it.
+    default protocol (``fold1``) from it, and every fold is in ``folds`` (protocol ``cv``).
     """
 
     n_folds: ClassVar[int]
@@ -64,6 +64,7 @@ class FoldedDataset(AudioDataset):
         super().__init_subclass__(**kwargs)
         if "n_folds" in cls.__dict__:
             cls.protocols = tuple(f"fold{k}" for k in range(1, cls.n_folds + 1))
+            cls.folds = cls.protocols  # protocol cv: every fold (suite.crossval)
             cls.default_protocol = cls.protocols[0]
 
     def fold_frame(

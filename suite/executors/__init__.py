@@ -34,7 +34,9 @@ def make_executor(name: str, progress: bool = True, **options: Any) -> Executor:
         from suite.executors.ray_executor import RayExecutor, import_ray
 
         import_ray()  # fail at once, in one line, when Ray is missing
-        return RayExecutor(**{key: value for key, value in options.items() if value is not None})
+        executor = RayExecutor(**{key: value for key, value in options.items() if value is not None})
+        executor.progress = progress  # the driver's own bars (computing features before trials are sent)
+        return executor
     raise SuiteError(f"unknown executor {name!r}; expected {' or '.join(EXECUTORS)}")
 
 

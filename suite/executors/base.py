@@ -10,13 +10,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from suite.trial import TrialTask
+from suite.trial import FeatureStore, TrialTask
 
 
 class Executor(ABC):
     """Where trials run. The driver alone writes results, as :meth:`run` yields them."""
 
     name: str = ""
+    progress: bool = True
 
     def prepare(self, device: str, trial_timeout: float | None = None) -> None:  # noqa: B027 - optional hook
         """Check the settings and start what is needed, before any trial is sent.
@@ -36,6 +37,15 @@ class Executor(ABC):
     def resume_options(self) -> list[str]:
         """The command-line options that select this executor again (for the resume command)."""
         return []
+
+    def warm(self, tasks: Sequence[TrialTask]) -> dict[str, Any]:
+        """Compute (or read) in the driver every feature set ``tasks`` need, before a results folder is made.
+
+        Workers then read the cache instead of each computing the same features, and a
+        problem with the data stops the run in one line before any trial is sent.
+        Returns the feature summary for the manifest.
+        """
+        return FeatureStore(progress=self.progress).warm(tasks)
 
     def feature_summary(self) -> dict[str, Any]:
         """Feature sets computed or read so far, for the manifest."""

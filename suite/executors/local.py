@@ -36,5 +36,8 @@ class LocalExecutor(Executor):
         for task in tasks:
             yield task, execute_trial(task, self.store, self.progress)
 
+    def warm(self, tasks: Sequence[TrialTask]) -> dict[str, Any]:
+        return self.store.warm(tasks)  # kept in this process for the trials
+
     def feature_summary(self) -> dict[str, Any]:
         return dict(self.store.summaries)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suite.crossval import pool_folds
 from suite.errors import SuiteError
 from suite.gate.accuracy import SeedResults
 from suite.gate.health import SeedHealth
@@ -123,6 +124,7 @@ def _read_runs(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[RunInfo], l
 
 def _from_results(path: Path) -> Side:
     all_trials, timings, runs, notes = _read_runs(path)
+    all_trials = pool_folds(all_trials)  # a seed's cross-validation is one replicate, over every test fold
     data = pooled_identities(((run.name, run.data) for run in runs), f"{path}: ")
     trials = all_trials[all_trials["status"].isin(["ok", "infeasible", "failed"])]
     # A seed trained in several runs counts once (its mean): runs repeat measurements, not seeds.
@@ -280,6 +282,25 @@ def _summary_numbers(summary: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, l
     return summary, notes
 
 
+def _cross_validated_rows(summary: pd.DataFrame, path: Path, notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """A cross-validated row as its seeds: ``n_ok`` counts seeds, and its spread (across folds) is not seed noise.
+
+    A summary's ``_std`` of a cross-validation is the spread across folds, which says
+    nothing about how the fold mean moves between seeds: it is left out, so a change is
+    judged by the min-points bar alone (a results folder gives the paired test).
+    """
+    if "folds" not in summary or summary["folds"].isna().all():
+        return summary, notes
+    crossed = summary["folds"].notna()
+    seeds = summary["seeds"].fillna("").astype(str).str.split().str.len() if "seeds" in summary else 1
+    summary.loc[crossed, "n_ok"] = seeds[crossed] if isinstance(seeds, pd.Series) else seeds
+    for metric in SCORED:
+        if f"{metric}_std" in summary:
+            summary.loc[crossed, f"{metric}_std"] = np.nan
+    notes.append(f"{path.name}: cross-validated rows are judged by the min-points bar alone (no per-seed fold means)")
+    return summary, notes
+
+
 def _from_summary(path: Path) -> Side:
     try:
         summary = pd.read_csv(path)
@@ -289,6 +310,7 @@ def _from_summary(path: Path) -> Side:
     if missing:
         raise SuiteError(f"{path} is not a report's summary.csv: no column {', '.join(missing)}")
     summary, notes = _summary_numbers(summary, path)
+    summary, notes = _cross_validated_rows(summary, path, notes)
     n_ok = summary["n_ok"].fillna(0).astype(int)
     n_failed = summary["n_failed"].fillna(0).astype(int) if "n_failed" in summary else pd.Series(0, index=summary.index)
     accuracy = summary["accuracy_mean"]

@@ -103,7 +103,9 @@ def _section_title(runs: list[RunInfo], dataset: str, protocol: str) -> str:
     for run in runs:
         data = run.manifest.get("dataset") or {}
         if data.get("name") == dataset and data.get("protocol") == protocol:
-            return f"{dataset} {data.get('version', '')}".strip() + f", protocol {protocol}"
+            folds = data.get("folds")
+            how = f"{len(folds)}-fold cross-validation ({protocol})" if isinstance(folds, dict) else f"protocol {protocol}"
+            return f"{dataset} {data.get('version', '')}".strip() + f", {how}"
     return f"{dataset}, protocol {protocol}"
 
 

@@ -64,7 +64,9 @@ def methodology(runs: list[RunInfo], latency_measured: bool, memory_measured: bo
             "Accuracy and macro-F1 are on the test split. Tables show the mean ± the sample standard deviation "
             "(ddof 1) over the seeds that finished, with their number; one seed has no spread. Rank orders the mean "
             "accuracy within a leaderboard, ties sharing a rank. Latency and memory are the mean over seeds of each "
-            "trial's figure. The best value of each column is in bold (highest accuracy and macro-F1, lowest cost).",
+            "trial's figure. The best value of each column is in bold (highest accuracy and macro-F1, lowest cost). "
+            "A cross-validation (protocol cv) shows the mean over the test folds, each fold first averaged over its "
+            "seeds, ± the standard deviation across folds, and each fold's accuracy.",
         ),
         Item(
             "Latency",

@@ -31,9 +31,12 @@ def dataset_text(manifest: dict[str, Any]) -> str:
     if not data:
         return numbers.MISSING
     text = f"{data.get('name', '?')} {data.get('version', '')}".strip() + f", protocol {data.get('protocol', '?')}"
+    folds = data.get("folds") if isinstance(data.get("folds"), dict) else {}
+    if folds:
+        text += f" ({len(folds)}-fold cross-validation: {', '.join(folds)})"
     examples = data.get("examples") or {}
     if examples:
-        text += ": " + " / ".join(f"{int(n):,} {split}" for split, n in examples.items())
+        text += ": " + " / ".join(f"{int(n):,} {split}" for split, n in examples.items()) + (" per fold" if folds else "")
     if data.get("classes"):
         text += f", {data['classes']} classes"
     return text

@@ -84,10 +84,16 @@ def tradeoff_plot(summary: pd.DataFrame, x: str, styles: dict[str, FamilyStyle])
     """Mean accuracy (± std over seeds) against a cost, log x, with the Pareto front, one panel per machine."""
     label, formatter = TRADEOFFS[x]
     key = "accuracy-vs-" + ("latency" if x == LATENCY_MS else x)
+    crossed = "folds" in summary and summary["folds"].notna().any()
+    spread = (
+        "mean over the test folds, bars: ± one standard deviation across folds"
+        if crossed
+        else ("mean over seeds, bars: ± one standard deviation")
+    )
     plot = Plot(
         key,
         f"Accuracy vs {label.split(',')[0].split(' (')[0]}",
-        f"Test accuracy (mean over seeds, bars: ± one standard deviation) against {label}, log scale. "
+        f"Test accuracy ({spread}) against {label}, log scale. "
         "The dashed line is the Pareto front: no other model is at least as accurate and at least as cheap; "
         "ringed points lie on it.",
     )

@@ -24,6 +24,8 @@ def learning_curves_plot(curves: pd.DataFrame, styles: dict[str, FamilyStyle]) -
         "Validation accuracy per epoch (coloured, left axis) and training loss (dark grey, right axis), mean over seeds "
         "with the range over seeds shaded. Early stopping ends a seed's curve; the best epoch's weights were tested.",
     )
+    if "fold" in curves and curves["fold"].notna().any():  # a cross-validation: each fold is a curve of its own
+        plot.caption = plot.caption.replace("seeds", "seeds and folds").replace("a seed's curve", "a fold's curve")
     data = curves.dropna(subset=["val_accuracy"]) if not curves.empty else curves
     if data.empty:
         plot.note = "Omitted: the trials recorded no per-epoch curves."
@@ -89,6 +91,14 @@ def learning_curves_plot(curves: pd.DataFrame, styles: dict[str, FamilyStyle]) -
     return plot
 
 
+def _replicates(row: pd.Series) -> str:
+    """``3 seed(s)``, or ``5 folds × 1 seed(s)`` for a cross-validation (every test fold: each clip once a seed)."""
+    folds = row.get("folds")
+    if isinstance(folds, str) and folds:
+        return f"{len(folds.split())} folds × {len(str(row.get('seeds', '')).split())} seed(s)"
+    return f"{int(row['n_ok'])} seed(s)"
+
+
 def confusion_plot(trials: pd.DataFrame, best: pd.Series, class_names: list[str]) -> Plot:
     """Confusion matrix of the most accurate model, summed over its seeds, coloured by recall per true class."""
     title = f"Confusion matrix: {best['model']} at {budget_text(best['budget_kind'], best['budget'])}"
@@ -97,7 +107,7 @@ def confusion_plot(trials: pd.DataFrame, best: pd.Series, class_names: list[str]
         title,
         f"Test-set confusion matrix of the model with the highest mean accuracy ({best['model']}, "
         f"{numbers.percent(best['accuracy_mean'], best['accuracy_std'])}), counts summed over its "
-        f"{int(best['n_ok'])} seed(s); colour is the fraction of each true class (row).",
+        f"{_replicates(best)}; colour is the fraction of each true class (row).",
     )
     keys = ["dataset", "protocol", "machine", "budget_kind", "budget", "model"]
     chosen = trials[(trials["status"] == "ok") & (trials[keys] == best[keys]).all(axis=1)]

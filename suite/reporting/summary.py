@@ -1,8 +1,13 @@
-"""Aggregate trials over seeds: one row per data set, machine, budget and model.
+"""Aggregate trials over seeds and folds: one row per data set, protocol, machine, budget and model.
 
 This is ``summary.csv`` (full precision) and the source of every leaderboard. Accuracy
 and macro-F1 are the mean and the sample standard deviation (``ddof=1``) over the seeds
 that finished; latency and memory are the mean over seeds of each trial's median.
+
+A cross-validation (protocol ``cv``, :mod:`suite.crossval`) is reported as its data
+sets' literature reports it: the mean over test folds, each fold first averaged over
+its seeds; ``_std``, ``_min`` and ``_max`` are then the spread *across folds*, and
+``<metric>_<fold>`` columns keep each fold's figure.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from suite.crossval import FOLD
 from suite.metrics import (
     FLOAT32,
     MACS,
@@ -30,6 +36,8 @@ from suite.results.load import Results
 #: One leaderboard row per group; a leaderboard is one (data set, protocol, machine, budget).
 GROUP = ["dataset", "protocol", "machine", "budget_kind", "budget", "model"]
 BOARD = GROUP[:-1]
+#: Decimals of the mean accuracy that decide a rank (far below any difference a test set can show).
+_RANK_DECIMALS = 9
 #: Per-model figures that do not vary with the seed (the first trial's are taken): the metrics that say so.
 FIRST_COLUMNS = (
     "feature",
@@ -111,6 +119,30 @@ def _setting_columns(results: Results) -> pd.DataFrame:
     return wide[[s.column for s in settings]].reset_index()
 
 
+def _over_folds(ok: pd.DataFrame, quality: pd.DataFrame) -> pd.DataFrame:
+    """``quality`` with each cross-validated group's spread metrics taken over its folds (see the module docstring).
+
+    Adds ``folds`` (the folds averaged, in order) and ``<metric>_<fold>`` for every
+    spread metric and fold; groups without folds keep their figures over seeds.
+    """
+    crossed = ok[ok[FOLD].notna()] if FOLD in ok else ok.iloc[0:0]
+    if crossed.empty:
+        return quality
+    quality = quality.copy()
+    spread = [str(metric) for metric in METRICS if metric.over_seeds == "spread"]
+    per_fold = crossed.groupby([*GROUP, FOLD], sort=False, dropna=False)[spread].mean()
+    by_group = per_fold.groupby(level=GROUP, sort=False, dropna=False)
+    for metric in spread:
+        for stat in ("mean", "std", "min", "max"):
+            quality.loc[by_group.size().index, f"{metric}_{stat}"] = by_group[metric].agg(stat)
+        wide = per_fold[metric].unstack(FOLD)
+        for fold in dict.fromkeys(crossed[FOLD]):  # the run's order (fold2 before fold10), not unstack's
+            quality.loc[wide.index, f"{metric}_{fold}"] = wide[fold]
+    folds = per_fold.reset_index().groupby(GROUP, sort=False, dropna=False)[FOLD].agg(" ".join)
+    quality.loc[folds.index, "folds"] = folds
+    return quality
+
+
 def summarise(results: Results) -> pd.DataFrame:
     """One row per (data set, protocol, machine, budget kind, budget, model), ranked within each leaderboard.
 
@@ -138,7 +170,7 @@ def summarise(results: Results) -> pd.DataFrame:
     ok = trials[trials["_ok"]]
     ok_groups = ok.groupby(GROUP, sort=False, dropna=False)
     quality = ok_groups.agg(
-        seeds=("seed", lambda s: " ".join(str(int(v)) for v in sorted(s.dropna()))),
+        seeds=("seed", lambda s: " ".join(str(int(v)) for v in sorted(set(s.dropna())))),
         **seed_aggregations(METRICS),  # as each metric declares: mean, std, min and max, or the mean
         # Seeds whose latency was measured while the machine was visibly disturbed.
         n_unstable=("latency_stability", lambda s: int((s == "unstable").sum())),
@@ -146,12 +178,16 @@ def summarise(results: Results) -> pd.DataFrame:
     # Counts come from ok trials when there are any; an infeasible-only group still has its nearest width.
     firsts = pd.concat([ok, trials[~trials["_ok"]]]).groupby(GROUP, sort=False, dropna=False)
     fixed = firsts.agg(**{column: (column, "first") for column in FIRST_COLUMNS})
+    quality = _over_folds(ok, quality)
     summary = counts.join(fixed).join(quality).reset_index()
     summary["n_ok"] = summary["n_ok"].astype(int)
     settings = _setting_columns(results)
     if len(settings.columns) > len(GROUP):
         summary = summary.merge(settings, on=GROUP, how="left")
-    summary["rank"] = summary.groupby(BOARD, sort=False, dropna=False)["accuracy_mean"].rank(method="min", ascending=False)
+    # Rounded first: two models with the same right answers over folds (337 of 400) differ in the
+    # last bits of a mean of per-fold fractions, and must share their rank.
+    rounded = summary.assign(_accuracy=summary["accuracy_mean"].round(_RANK_DECIMALS))
+    summary["rank"] = rounded.groupby(BOARD, sort=False, dropna=False)["_accuracy"].rank(method="min", ascending=False)
     order = {name: i for i, name in enumerate(families(results))}
     machines = {name: i for i, name in enumerate(dict.fromkeys(summary["machine"]))}
     summary = summary.assign(

@@ -44,6 +44,7 @@ RESULT_COLUMNS = (
     "model",
     "dataset",
     "protocol",
+    "fold",  # the test fold of a cross-validation trial (suite.crossval); empty otherwise
     "feature",
     "budget_kind",
     "budget",

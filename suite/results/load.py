@@ -43,7 +43,7 @@ TRIAL_COLUMNS = (
 )
 NUMERIC_COLUMNS = ("budget", "seed", "width", *METRICS, "best_val_accuracy", "wall_seconds")
 #: Keys of a trial record that identify it; copied onto its curve and timing rows.
-KEY_COLUMNS = ("run", "machine", "trial_id", "model", "dataset", "protocol", "budget_kind", "budget", "seed")
+KEY_COLUMNS = ("run", "machine", "trial_id", "model", "dataset", "protocol", "fold", "budget_kind", "budget", "seed")
 
 
 @dataclass
@@ -217,7 +217,8 @@ def _drop_repeats(trials: pd.DataFrame, runs: list[RunInfo], notes: list[str]) -
     started = {run.name: str(run.manifest.get("started") or "") for run in runs}
     order = trials["run"].map(started)
     ranked = trials.assign(_started=order, _index=np.arange(len(trials))).sort_values(["_started", "_index"])
-    repeated = ranked.duplicated(subset=["trial_id", "machine"], keep="last") & ranked["trial_id"].notna()
+    # A fold's trial has the same id in a cross-validation and alone: they are different evaluations (protocols).
+    repeated = ranked.duplicated(subset=["trial_id", "machine", "protocol"], keep="last") & ranked["trial_id"].notna()
     if repeated.any():
         notes.append(
             f"{int(repeated.sum())} trial(s) appear in more than one run on the same machine (same configuration, "
