@@ -137,10 +137,13 @@ def profile(
     from suite.input_spec import PRESET_CLASSES, input_preset
     from suite.measure.costs import LatencySettings
     from suite.models import resolve_model_names
+    from suite.measure.stability import quiet_wait_budget
     from suite.profiling import profile_models
 
     names = resolve_model_names(models if isinstance(models, str) else ",".join(models))
     settings = LatencySettings() if latency is True else (latency or None)
+    if settings is not None:
+        quiet_wait_budget()  # a bad $SUITE_QUIET_WAIT_SECONDS is one error before any model is built
     records = profile_models(
         names,
         Budget.parse(kind, budget),

@@ -33,6 +33,7 @@ from suite.executors import Executor, LocalExecutor, Trial, TrialTask, make_exec
 from suite.fileio import check_writable
 from suite.input_spec import InputSpec
 from suite.measure import MAC_CONVENTION
+from suite.measure.stability import quiet_wait_budget
 from suite.metrics import ACCURACY
 from suite.models import get_family
 from suite.progress import progress as show_progress
@@ -190,6 +191,8 @@ def run_config(
         resume: A run folder to resume, or ``True`` for the latest run of this config under ``out``.
         retry_failed: When resuming, run ``failed`` trials again (``ok`` and ``infeasible`` ones never).
     """
+    if config.measure.latency is not None:
+        quiet_wait_budget()  # a bad $SUITE_QUIET_WAIT_SECONDS fails now, not in every trial after its training
     runner = executor if isinstance(executor, Executor) else make_executor(executor, progress=progress)
     cache = Path(cache_dir).absolute() if cache_dir else None
     evaluation = config.dataset.evaluation()

@@ -11,7 +11,7 @@ from torch import nn
 from suite.deploy.onnx_export import export_onnx
 from suite.deploy.quantize import calibration_batches, float_operations, quantize
 from suite.deploy.runtime import PARITY_TOLERANCE
-from suite.deploy.stage import deploy_trained
+from suite.deploy.stage import Deployment, deploy_trained
 from suite.input_spec import InputSpec
 from suite.measure.latency import measure_latency
 from suite.metrics import INT8, MODEL_BYTES_ONNX, ONNX_MAX_ABS_DIFF, SCORES
@@ -32,6 +32,18 @@ class ConvGru(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 8, T) -> (B, N_CLASSES)
         hidden, _ = self.gru(torch.relu(self.conv(x)).transpose(1, 2))
         return self.head(hidden.mean(dim=1))
+
+
+class ConvLinear(nn.Module):
+    """A convolution and a linear head: every weight of it ONNX Runtime quantizes, and it exports in a second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(8, 16, 3, padding=1)
+        self.head = nn.Linear(16, N_CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 8, T) -> (B, N_CLASSES)
+        return self.head(torch.relu(self.conv(x)).mean(dim=2))
 
 
 class Unexportable(nn.Module):
@@ -59,6 +71,16 @@ def _data(scale_held_out: float = 1.0, n: int = 24) -> TrialData:
     return TrialData(inputs, targets, N_CLASSES, steps_per_second=100.0, is_spectrogram=True)
 
 
+@pytest.fixture(scope="module")
+def conv_gru_deployed() -> tuple[ConvGru, TrialData, float, Deployment]:
+    """ConvGru deployed once with both methods: its GRU export is the slowest step of these tests."""
+    data = _data()
+    model = ConvGru().eval()
+    with torch.inference_mode():
+        float_accuracy = float((model(data.inputs["test"]).argmax(1) == data.targets["test"]).float().mean())
+    return model, data, float_accuracy, deploy_trained(model, data, ["dynamic", "static"], 8, float_accuracy)
+
+
 def test_what_stays_float_is_listed_by_operation(tmp_path: Path) -> None:
     model = ConvGru().eval()
     exported = export_onnx(model, torch.randn(2, 8, 10), tmp_path / "float.onnx")
@@ -73,7 +95,7 @@ def test_what_stays_float_is_listed_by_operation(tmp_path: Path) -> None:
 
 
 def test_static_calibration_never_reads_validation_or_test_data(tmp_path: Path) -> None:
-    model = ConvGru().eval()
+    model = ConvLinear().eval()
     plain, scaled = _data(), _data(scale_held_out=50.0)
     # Held-out splits 50x larger would move every activation range, were they calibrated on.
     first = deploy_trained(model, plain, ["static"], batch_size=8, float_accuracy=0.5, calibration=2)
@@ -90,12 +112,10 @@ def test_static_calibration_never_reads_validation_or_test_data(tmp_path: Path) 
     assert on_validation.path.read_bytes() != on_train.path.read_bytes()
 
 
-def test_the_stage_records_each_methods_accuracy_drop_size_and_predictions() -> None:
-    data = _data()
-    model = ConvGru().eval()
-    with torch.inference_mode():
-        float_accuracy = float((model(data.inputs["test"]).argmax(1) == data.targets["test"]).float().mean())
-    deployment = deploy_trained(model, data, ["dynamic", "static"], batch_size=8, float_accuracy=float_accuracy)
+def test_the_stage_records_each_methods_accuracy_drop_size_and_predictions(
+    conv_gru_deployed: tuple[ConvGru, TrialData, float, Deployment],
+) -> None:
+    _, data, float_accuracy, deployment = conv_gru_deployed
     fields = deployment.fields
     assert fields["onnx_exporter"] == "dynamo" and fields[ONNX_MAX_ABS_DIFF] < PARITY_TOLERANCE
     assert fields[MODEL_BYTES_ONNX] > 0 and set(deployment.files) == {"int8_dynamic", "int8_static"}
@@ -121,9 +141,8 @@ def test_a_model_that_cannot_be_exported_is_recorded_and_the_rest_goes_on() -> N
 
 
 def test_int8_models_are_timed_in_onnxruntime_beside_float32() -> None:
-    data = _data()
-    model = ConvGru().eval()
-    deployment = deploy_trained(model, data, ["dynamic", "static"], batch_size=8, float_accuracy=0.5)
+    model = ConvLinear().eval()
+    deployment = deploy_trained(model, _data(), ["dynamic", "static"], batch_size=8, float_accuracy=0.5)
     timings = measure_latency(model, SPEC, batch_sizes=[1], backends=["eager", "onnxruntime"], scopes=["model"],
                               min_run_time=0.01, deployed=deployment.files)  # fmt: skip
     settings = [(t.backend, t.dtype, t.status) for t in timings]

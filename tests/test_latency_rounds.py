@@ -11,10 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from suite.api import profile, run
+from suite.errors import SuiteError
 from suite.measure import latency as latency_module
+from suite.measure import stability
 from suite.measure.latency import ROUNDS, measure_figure, time_rounds
 from suite.measure.reference import matmul_gflops, reference_kernel, reference_kind
 from suite.measure.stability import MAX_ATTEMPTS, Assessment, CpuSnapshot, assess, neighbour_cpus
+from tests.helpers import TINY
 
 CPU = torch.device("cpu")
 BASE = {"scope": "model", "device": "cpu", "backend": "eager", "dtype": "float32", "batch_size": 1, "threads": 1}
@@ -105,3 +109,25 @@ def test_a_busy_neighbour_is_seen_in_proc_stat_and_named() -> None:
     assert busy is not None and busy >= 0.5  # the burner kept most of a CPU busy
     verdict = assess([1.0] * 50, [r for r in range(5) for _ in range(10)], [0.1] * 5, neighbour=busy)
     assert not verdict.stable and "other processes busy (CPUs)" in verdict.reason
+
+
+def test_the_wait_for_a_quiet_machine_is_set_by_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stability, "_persistent_until", 0.0)
+    monkeypatch.delenv(stability.QUIET_WAIT_ENV, raising=False)
+    assert stability.quiet_wait_budget() == stability.QUIET_WAIT_SECONDS
+    monkeypatch.setenv(stability.QUIET_WAIT_ENV, "2.5")
+    assert stability.quiet_wait_budget() == 2.5
+    monkeypatch.setenv(stability.QUIET_WAIT_ENV, "0")
+    assert stability.wait_for_quiet() < 0.5  # not one sleep step, however busy the machine
+    for bad in ("soon", "-1", "inf", "nan"):
+        monkeypatch.setenv(stability.QUIET_WAIT_ENV, bad)
+        with pytest.raises(SuiteError, match=f"SUITE_QUIET_WAIT_SECONDS must be a number of seconds >= 0, not '{bad}'"):
+            stability.quiet_wait_budget()
+
+
+def test_a_bad_quiet_wait_fails_profile_and_run_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(stability.QUIET_WAIT_ENV, "soon")
+    with pytest.raises(SuiteError, match="SUITE_QUIET_WAIT_SECONDS"):
+        profile("mlp", budget="20k", latency=True)
+    with pytest.raises(SuiteError, match="SUITE_QUIET_WAIT_SECONDS"):
+        run(TINY | {"measure": {"latency": {"batch_sizes": [1]}}}, out="/nonexistent/never-written", progress=False)

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from suite.errors import SuiteError
+
 #: Attempts in all for a figure that stays unstable.
 MAX_ATTEMPTS = 3
 #: Largest accepted ``max / min - 1`` of the reference's round medians.
@@ -97,6 +99,8 @@ def assess(
 MAX_NEIGHBOUR_CPUS = 0.3
 #: Seconds a figure waits, at most, for a busy neighbour to go quiet before it is measured again.
 QUIET_WAIT_SECONDS = 30.0
+#: Overrides :data:`QUIET_WAIT_SECONDS`; ``0`` never waits (a CI job whose neighbour is known and permanent).
+QUIET_WAIT_ENV = "SUITE_QUIET_WAIT_SECONDS"
 #: After a wait that ran out (the neighbour stays), later figures do not wait again for this long.
 PERSISTENT_NEIGHBOUR_SECONDS = 120.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -132,7 +136,25 @@ def neighbour_cpus(before: CpuSnapshot | None, after: CpuSnapshot | None) -> flo
     return max(0.0, (after.busy - before.busy) - (after.own - before.own)) / (after.wall - before.wall)
 
 
-def wait_for_quiet(budget: float = QUIET_WAIT_SECONDS, step: float = 0.5) -> float:
+def quiet_wait_budget() -> float:
+    """Seconds :func:`wait_for_quiet` waits at most: ``$SUITE_QUIET_WAIT_SECONDS`` when set, else the default.
+
+    Raises:
+        SuiteError: if ``$SUITE_QUIET_WAIT_SECONDS`` is not a number of seconds ≥ 0.
+    """
+    value = os.environ.get(QUIET_WAIT_ENV, "")
+    if not value:
+        return QUIET_WAIT_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise SuiteError(f"{QUIET_WAIT_ENV} must be a number of seconds >= 0, not {value!r}")
+    return seconds
+
+
+def wait_for_quiet(budget: float | None = None, step: float = 0.5) -> float:
     """Wait, up to ``budget`` seconds, until other processes use under ``MAX_NEIGHBOUR_CPUS``; returns the seconds waited.
 
     A neighbour that is still busy when the budget runs out is taken to be persistent:
@@ -140,6 +162,7 @@ def wait_for_quiet(budget: float = QUIET_WAIT_SECONDS, step: float = 0.5) -> flo
     and, if disturbed, recorded unstable), so a permanently busy machine costs one wait.
     """
     global _persistent_until
+    budget = quiet_wait_budget() if budget is None else budget
     start = time.monotonic()
     if start < _persistent_until:
         return 0.0
