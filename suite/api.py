@@ -136,8 +136,8 @@ def profile(
     from suite.budget import DEFAULT_TOLERANCE, Budget
     from suite.input_spec import PRESET_CLASSES, input_preset
     from suite.measure.costs import LatencySettings
-    from suite.models import resolve_model_names
     from suite.measure.stability import quiet_wait_budget
+    from suite.models import resolve_model_names
     from suite.profiling import profile_models
 
     names = resolve_model_names(models if isinstance(models, str) else ",".join(models))
