@@ -115,6 +115,7 @@ def profile(
     classes: int | None = None,
     tolerance: float | None = None,
     latency: LatencySettings | bool = False,
+    streaming: bool = False,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Match families to one budget and count (and optionally time) them, without training (``suite profile``).
@@ -127,11 +128,14 @@ def profile(
         classes (int, optional): Output classes. (Default: the preset's)
         tolerance (float, optional): Relative budget tolerance of the matcher. (Default: the matcher's)
         latency (LatencySettings | bool): Time and measure memory too; ``True`` for the default settings. (Default: ``False``)
+        streaming (bool): Also the cost per hop of listening to a stream
+            (:func:`suite.streaming.measure.measure_streaming`). (Default: ``False``)
         progress (bool): Progress on a terminal. (Default: ``True``)
 
     Returns:
         pandas.DataFrame: One row per family: width, params, MACs, bytes, budget error,
-        status (``ok``/``infeasible``) and, with ``latency``, times in ms and peaks in MiB.
+        status (``ok``/``infeasible``) and, with ``latency``, times in ms and peaks in MiB;
+        with ``streaming``, the ``stream_*`` columns.
     """
     from suite.budget import DEFAULT_TOLERANCE, Budget
     from suite.input_spec import PRESET_CLASSES, input_preset
@@ -142,7 +146,7 @@ def profile(
 
     names = resolve_model_names(models if isinstance(models, str) else ",".join(models))
     settings = LatencySettings() if latency is True else (latency or None)
-    if settings is not None:
+    if settings is not None or streaming:
         quiet_wait_budget()  # a bad $SUITE_QUIET_WAIT_SECONDS is one error before any model is built
     records = profile_models(
         names,
@@ -154,6 +158,7 @@ def profile(
         progress=progress,
         latency=settings,
         memory=bool(latency),
+        streaming=streaming,
     )
     return pd.DataFrame([record.to_dict() for record in records])
 

@@ -46,6 +46,7 @@ from suite.metrics import (
     PARAMS,
     PEAK_MEM_INFER_MB,
     PEAK_MEM_TRAIN_MB,
+    STREAMING,
     THROUGHPUT,
 )
 
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--backends", default="eager", help="eager, compile and/or onnxruntime; any but eager implies --latency (default: eager)"
     )
     speed.add_argument("--min-run-time", type=float, default=0.3, help="seconds of timed runs per figure (default: 0.3)")
+    speed.add_argument("--streaming", action="store_true", help="also the cost per hop of listening to a stream")
     profile.set_defaults(handler=_profile)
 
     run = commands.add_parser(
@@ -254,14 +256,17 @@ def _profile(args: argparse.Namespace) -> str:
     timed = args.latency or args.backends.strip() != "eager"  # asking for a backend is asking for its latency
     latency = _latency_settings(args) if timed else False
     found = profile(
-        args.models, budget, kind=kind, input=args.input, classes=args.classes, tolerance=args.tolerance, latency=latency
-    )
+        args.models, budget, kind=kind, input=args.input, classes=args.classes, tolerance=args.tolerance, latency=latency,
+        streaming=args.streaming,
+    )  # fmt: skip
     columns = ["model", "width", PARAMS, MACS, MODEL_BYTES, BUDGET_ERROR, "status", "reason"]
     if timed:
         timing = [LATENCY_MS, LATENCY_MIN_MS, LATENCY_E2E_MS, LATENCY_REL, "latency_stability", THROUGHPUT]
         if LATENCY_MS_ONNXRUNTIME in found:
             timing[1:1] = [LATENCY_MS_ONNXRUNTIME]
         columns[6:6] = [*timing, PEAK_MEM_INFER_MB, PEAK_MEM_TRAIN_MB]
+    if args.streaming:
+        columns[6:6] = list(STREAMING)
     return render(found.to_dict("records"), args.format, columns, footer=profile_footer())
 
 

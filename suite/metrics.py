@@ -15,6 +15,7 @@ the same setting.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -144,6 +145,40 @@ ONNX_MAX_ABS_DIFF = Metric("onnx_max_abs_diff", label="ONNX max |Δ logit|", uni
 MODEL_BYTES_ONNX = Metric("model_bytes_onnx", label="ONNX size", unit="MiB", show=_bytes, direction="lower", over_seeds="first")
 
 
+def _span(value: Any) -> str:
+    """A receptive field in ms; infinite (a recurrent state carries the whole past) is ``unbounded``."""
+    return "unbounded" if not numbers.missing(value) and math.isinf(float(value)) else numbers.plain(value)
+
+
+# Streaming (suite.streaming): one hop at a time, batch 1, one thread.
+STREAM_MODE = Metric("stream_mode", label="streams as", unit="", show=str, over_seeds="first")
+STREAM_FRAME_MS = Metric(
+    "stream_frame_ms", label="per-hop latency", unit="ms", show=numbers.milliseconds, direction="lower", over_seeds="first"
+)
+STREAM_FRAME_P99_MS = Metric(
+    "stream_frame_p99_ms", label="per-hop p99", unit="ms", show=numbers.milliseconds, direction="lower", over_seeds="first"
+)
+STREAM_FRONTEND_MS = Metric(
+    "stream_frontend_ms", label="front end per hop", unit="ms", show=numbers.milliseconds, direction="lower", over_seeds="first"
+)
+STREAM_RTF = Metric("stream_rtf", label="real-time factor", unit="x", show=numbers.ratio, direction="lower", over_seeds="first")
+STREAM_STATE_BYTES = Metric(
+    "stream_state_bytes", label="state", unit="B", show=numbers.count, direction="lower", over_seeds="first"
+)
+STREAM_LOOKAHEAD_MS = Metric(
+    "stream_lookahead_ms", label="lookahead", unit="ms", show=numbers.plain, direction="lower", over_seeds="first"
+)
+STREAM_RECEPTIVE_FIELD_MS = Metric(
+    "stream_receptive_field_ms", label="receptive field", unit="ms", show=_span, over_seeds="first"
+)
+STREAM_STABILITY = Metric("stream_stability", label="per-hop timing", unit="", show=str, over_seeds="first")
+#: Every streaming figure, in the order tables show them.
+STREAMING = (
+    STREAM_MODE, STREAM_FRAME_MS, STREAM_FRAME_P99_MS, STREAM_FRONTEND_MS, STREAM_RTF,
+    STREAM_STATE_BYTES, STREAM_LOOKAHEAD_MS, STREAM_RECEPTIVE_FIELD_MS, STREAM_STABILITY,
+)  # fmt: skip
+
+
 def _runtime_latency(backend: str, name: str) -> Metric:
     """The headline latency (float32) of the exported model in ``backend``."""
     return Metric(
@@ -249,7 +284,9 @@ TIMED: tuple[Metric, ...] = (
 )
 MEMORY: tuple[Metric, ...] = (PEAK_MEM_INFER_MB, PEAK_MEM_TRAIN_MB)
 #: Every metric, in the order of ``results.csv``'s columns (``flops`` is kept in ``trials.jsonl`` only).
-METRICS: tuple[Metric, ...] = (*BUDGET_KINDS, MODEL_BYTES, BUDGET_ERROR, *QUALITY, *TRAINING, *TIMED, *MEMORY, *DEPLOYED, FLOPS)
+METRICS: tuple[Metric, ...] = (
+    *BUDGET_KINDS, MODEL_BYTES, BUDGET_ERROR, *QUALITY, *TRAINING, *TIMED, *MEMORY, *DEPLOYED, *STREAMING, FLOPS
+)  # fmt: skip
 _BY_NAME: dict[str, Metric] = {str(metric): metric for metric in METRICS}
 
 

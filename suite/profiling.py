@@ -66,16 +66,22 @@ def profile_model(
     latency: LatencySettings | None = None,
     memory: bool = False,
     train_batch_size: int = 64,
+    streaming: bool = False,
 ) -> ProfileRecord:
     """Match family ``name`` to ``budget`` and count the matched model (batch 1, CPU).
 
     With ``latency`` and/or ``memory``, also time it and measure its peak memory (an
-    untrained model: time and memory do not depend on the weights' values).
+    untrained model: time and memory do not depend on the weights' values). With
+    ``streaming``, also its cost per hop when it listens to a stream (:mod:`suite.streaming`).
     """
     built = build_matched(name, input_spec, budget, n_classes, seed=0, tolerance=tolerance)
     costs, timings = {}, None
     if built.model is not None and (latency is not None or memory):
         costs, timings = measure_costs(built.model, built.spec, built.macs, latency, memory, train_batch_size, n_classes)
+    if built.model is not None and streaming:
+        from suite.streaming.measure import measure_streaming
+
+        costs |= measure_streaming(built.model, built.spec)
     return ProfileRecord(
         model=name,
         input=input_name,
@@ -107,6 +113,7 @@ def profile_models(
     progress: bool = True,
     latency: LatencySettings | None = None,
     memory: bool = False,
+    streaming: bool = False,
 ) -> list[ProfileRecord]:
     """:func:`profile_model` for each family, with a progress bar on a terminal and lines in a log (:mod:`suite.progress`)."""
     names = list(names)
@@ -114,6 +121,8 @@ def profile_models(
     with show_progress(total=len(names), desc=f"profile {budget}", unit="model", leave=False, enabled=progress) as bar:
         for name in names:
             bar.note(name)
-            records.append(profile_model(name, budget, input_spec, input_name, n_classes, tolerance, latency, memory))
+            records.append(
+                profile_model(name, budget, input_spec, input_name, n_classes, tolerance, latency, memory, streaming=streaming)
+            )
             bar.update()
     return records

@@ -17,15 +17,20 @@ def conv_out_length(length: int, kernel: int, stride: int = 1, padding: int = 0,
 
 
 class ConvBNReLU1d(nn.Sequential):
-    """``Conv1d -> BatchNorm1d -> ReLU``; the convolution has no bias (BN supplies it)."""
+    """``Conv1d -> BatchNorm1d -> ReLU``; the convolution has no bias (BN supplies it).
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> None:
-        padding = dilation * (kernel_size - 1) // 2
-        super().__init__(
-            nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, bias=False),
-            nn.BatchNorm1d(out_channels),
-            nn.ReLU(inplace=True),
-        )
+    "Same" padding by default; ``causal=True`` pads only the past (``dilation * (k - 1)``
+    zeros on the left), so output frame ``t`` depends on input frames ``<= t`` alone.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, dilation: int = 1, causal: bool = False
+    ) -> None:
+        past = dilation * (kernel_size - 1)
+        conv = nn.Conv1d(in_channels, out_channels, kernel_size, stride, 0 if causal else past // 2, dilation, bias=False)
+        pad = [nn.ConstantPad1d((past, 0), 0.0)] if causal and past else []
+        super().__init__(*pad, conv, nn.BatchNorm1d(out_channels), nn.ReLU(inplace=True))
+        self.causal = causal
 
 
 class ConvBNReLU2d(nn.Sequential):

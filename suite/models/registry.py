@@ -38,6 +38,8 @@ class ModelFamily:
         min_width: Smallest width the family supports.
         max_width: Largest width the budget matcher will try ("largest plausible").
         width_multiple: Valid widths are multiples of this (e.g. the attention heads).
+        variant_of: The family this one is a variant of (e.g. a causal ``tcn``); variants
+            are chosen by name and are not part of ``all``.
     """
 
     name: str
@@ -49,6 +51,7 @@ class ModelFamily:
     min_width: int = 1
     max_width: int = 2048
     width_multiple: int = 1
+    variant_of: str | None = None
 
     def adapt_input(self, spec: InputSpec) -> InputSpec:
         """The spec this family is measured on: same clip, its own front end if needed."""
@@ -76,6 +79,8 @@ def _adopt_family(name: str, loaded: object) -> ModelFamily:
 
 
 _REGISTRY: Registry[ModelFamily] = Registry("model", group=ENTRY_POINT_GROUP, adopt=_adopt_family)
+#: Names of the families registered as a variant of another (not part of ``all``).
+_VARIANTS: set[str] = set()
 
 
 def register_model(
@@ -88,6 +93,7 @@ def register_model(
     min_width: int = 1,
     max_width: int = 2048,
     width_multiple: int = 1,
+    variant_of: str | None = None,
 ) -> Callable[[Builder], Builder]:
     """Decorator that registers a family builder under ``name``.
 
@@ -103,6 +109,8 @@ def register_model(
         default_width (int): Width used when none is given.
         min_width, max_width (int): The range the budget matcher searches. (Default: 1, 2048)
         width_multiple (int): Valid widths are multiples of this. (Default: 1)
+        variant_of (str, optional): The family this is a variant of: listed with
+            ``list_models(variants=True)`` and patterns, not with ``all``. (Default: ``None``)
     """
 
     def decorate(builder: Builder) -> Builder:
@@ -116,17 +124,24 @@ def register_model(
             min_width=min_width,
             max_width=max_width,
             width_multiple=width_multiple,
+            variant_of=variant_of,
         )
         _REGISTRY.add(name, family)
+        if variant_of is not None:
+            _VARIANTS.add(name)
         builder.__suite_family__ = family  # type: ignore[attr-defined]  # what a plugin reference to the builder finds
         return builder
 
     return decorate
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Family names matching a shell-style ``pattern``: registered ones in registration order, then installed plugins."""
-    return _REGISTRY.names(pattern)
+def list_models(pattern: str = "*", variants: bool = False) -> list[str]:
+    """Family names matching a shell-style ``pattern``: registered ones in registration order, then installed plugins.
+
+    Variants (a family registered with ``variant_of``, e.g. ``tcn_causal``) are listed
+    only with ``variants=True``, so that ``all`` means each family once.
+    """
+    return [name for name in _REGISTRY.names(pattern) if variants or name not in _VARIANTS]
 
 
 def get_family(name: str) -> ModelFamily:
@@ -154,7 +169,7 @@ def resolve_model_names(selection: str) -> list[str]:
         if not item:
             continue
         if item == "all" or any(ch in item for ch in "*?["):
-            matched = list_models("*" if item == "all" else item)
+            matched = list_models() if item == "all" else list_models(item, variants=True)
             if not matched:
                 raise UnknownNameError(f"no model matches {short_repr(item)} (available: {', '.join(list_models())})")
             names.extend(matched)

@@ -13,9 +13,9 @@ from suite.models.registry import register_model
 class DilatedResidualBlock(nn.Module):
     """``x + ReLU(BN(Conv1d(k, dilation)))``: time resolution is kept."""
 
-    def __init__(self, channels: int, kernel_size: int, dilation: int) -> None:
+    def __init__(self, channels: int, kernel_size: int, dilation: int, causal: bool = False) -> None:
         super().__init__()
-        self.conv = ConvBNReLU1d(channels, channels, kernel_size, dilation=dilation)
+        self.conv = ConvBNReLU1d(channels, channels, kernel_size, dilation=dilation, causal=causal)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv(x)
@@ -35,15 +35,22 @@ class TCN(nn.Module):
         width (int): Channels of every block.
         depth (int): Dilated blocks. (Default: ``5``)
         kernel_size (int): Temporal kernel. (Default: ``3``)
+        causal (bool): Pad only the past, so that frame ``t``'s features depend on frames
+            ``<= t`` (as in Bai et al.'s TCN) and the model can stream with no lookahead;
+            the default pads both sides ("same"), looking ``2^depth - 1`` frames ahead.
+            (Default: ``False``)
 
     Shapes: ``(B, F, T) -> (B, n_classes)``.
     """
 
-    def __init__(self, n_classes: int, input_spec: InputSpec, width: int, depth: int = 5, kernel_size: int = 3) -> None:
+    def __init__(
+        self, n_classes: int, input_spec: InputSpec, width: int, depth: int = 5, kernel_size: int = 3, causal: bool = False
+    ) -> None:
         super().__init__()
         n_features, _ = input_spec.shape
+        self.causal = causal
         self.stem = ConvBNReLU1d(n_features, width, 1)
-        self.blocks = nn.Sequential(*(DilatedResidualBlock(width, kernel_size, 2**index) for index in range(depth)))
+        self.blocks = nn.Sequential(*(DilatedResidualBlock(width, kernel_size, 2**index, causal) for index in range(depth)))
         self.classifier = Classifier(width, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,3 +65,14 @@ class TCN(nn.Module):
 )
 def tcn(n_classes: int, input_spec: InputSpec, width: int, **overrides: object) -> TCN:
     return TCN(n_classes, input_spec, width, **overrides)  # type: ignore[arg-type]
+
+
+@register_model(
+    "tcn_causal",
+    summary="the TCN with causal (past-only) padding: streams frame by frame",
+    reference="Bai et al. 2018 (causal convolutions as in their TCN)",
+    default_width=64,
+    variant_of="tcn",
+)
+def tcn_causal(n_classes: int, input_spec: InputSpec, width: int, **overrides: object) -> TCN:
+    return TCN(n_classes, input_spec, width, causal=True, **overrides)  # type: ignore[arg-type]

@@ -1,0 +1,121 @@
+"""What streaming costs per hop: latency (median and p99), real-time factor, state, lookahead, receptive field.
+
+Timed at batch 1 on one thread, as a device that listens would run:
+
+- **median per-hop latency**: one step (on the state reached after a clip) timed with the
+  suite's rules (:func:`suite.measure.latency.measure_figure`: warm-up, blocks, the
+  interleaved reference kernel, re-measured while unstable);
+- **p99**: of ``p99_steps`` individually timed steps while a stream plays (the state
+  evolving as in use), after a clip of warm-up steps;
+- **front end per hop**: the incremental log-mel (:mod:`suite.streaming.frontend`) timed
+  by the same rules; zero for raw-waveform models;
+- **real-time factor**: ``(per-hop latency + front end per hop) / hop``: the share of
+  one core's time that listening takes (below 1 keeps up);
+- **lookahead**: the model's (0 for every streamer here) plus the front end's half
+  window; **receptive field**: the hops an output can depend on, times the hop
+  (unbounded for a recurrent state).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from suite.input_spec import InputSpec
+from suite.measure.latency import DEFAULT_MIN_RUN_TIME, measure_figure
+from suite.metrics import (
+    STREAM_FRAME_MS,
+    STREAM_FRAME_P99_MS,
+    STREAM_FRONTEND_MS,
+    STREAM_LOOKAHEAD_MS,
+    STREAM_MODE,
+    STREAM_RECEPTIVE_FIELD_MS,
+    STREAM_RTF,
+    STREAM_STABILITY,
+    STREAM_STATE_BYTES,
+)
+from suite.streaming.base import Streamer, state_bytes
+from suite.streaming.frontend import IncrementalFrontEnd
+from suite.streaming.select import streamer_for
+
+#: Individually timed steps behind the p99 (the 99th percentile then rests on the slowest 10).
+P99_STEPS = 1000
+_CPU = torch.device("cpu")
+
+
+def _random_hops(streamer: Streamer, count: int) -> torch.Tensor:
+    return torch.randn(1, count, *streamer.hop_shape, generator=torch.Generator().manual_seed(0))
+
+
+def _warm_state(streamer: Streamer, hops: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The state after streaming ``hops`` ``(1, T, *hop_shape)``: what a step sees in use."""
+    state = streamer.initial_state(1)
+    for index in range(hops.shape[1]):
+        _, state = streamer.step(hops[:, index], state)
+    return state
+
+
+def _step_times_ms(streamer: Streamer, hops: torch.Tensor, steps: int) -> np.ndarray:
+    """``steps`` individually timed steps of a stream that cycles through ``hops``, in ms."""
+    state = _warm_state(streamer, hops)
+    times = np.empty(steps)
+    for index in range(steps):
+        hop = hops[:, index % hops.shape[1]]
+        start = time.perf_counter()
+        _, state = streamer.step(hop, state)
+        times[index] = time.perf_counter() - start
+    return times * 1000
+
+
+def measure_streaming(
+    model: nn.Module, spec: InputSpec, min_run_time: float = DEFAULT_MIN_RUN_TIME, p99_steps: int = P99_STEPS
+) -> dict[str, Any]:
+    """The streaming figures of ``model`` (flat, keyed by the ``STREAM_*`` metrics).
+
+    Args:
+        model (nn.Module): Takes ``(B, *spec.shape)``; put in eval mode.
+        spec (InputSpec): Its input (clip length = the sliding window's length).
+        min_run_time (float): Seconds of timed blocks for each median. (Default: ``0.3``)
+        p99_steps (int): Individually timed steps for the p99. (Default: ``1000``)
+    """
+    model.eval()
+    streamer = streamer_for(model, spec)
+    clip_hops = spec.n_samples // spec.hop_length if spec.feature == "raw" else spec.n_frames
+    hops = _random_hops(streamer, clip_hops)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            state = _warm_state(streamer, hops)
+            hop = hops[:, 0]
+            base = {"scope": "stream", "device": "cpu", "backend": "eager", "dtype": "float32", "batch_size": 1, "threads": 1}
+            frame = measure_figure(lambda: streamer.step(hop, state), base, _CPU, min_run_time=min_run_time)
+            p99 = float(np.percentile(_step_times_ms(streamer, hops, p99_steps), 99))
+            frontend_ms, frontend_lookahead = 0.0, 0.0
+            if spec.feature != "raw":
+                frontend = IncrementalFrontEnd(spec)
+                samples = torch.randn(1, spec.hop_length, generator=torch.Generator().manual_seed(1))
+                front_state = frontend.initial_state(1)
+                front = measure_figure(lambda: frontend.step(samples, front_state), base | {"scope": "frontend"}, _CPU,
+                                       min_run_time=min_run_time)  # fmt: skip
+                frontend_ms, frontend_lookahead = float(front.median_ms or 0.0), frontend.lookahead_ms
+    finally:
+        torch.set_num_threads(previous)
+    hop_ms = spec.hop_length / spec.sample_rate * 1000
+    field = streamer.receptive_field_frames
+    frame_ms = float(frame.median_ms or 0.0)
+    return {
+        STREAM_MODE: streamer.mode,
+        STREAM_FRAME_MS: frame_ms,
+        STREAM_FRAME_P99_MS: p99,
+        STREAM_FRONTEND_MS: frontend_ms,
+        STREAM_RTF: (frame_ms + frontend_ms) / hop_ms,
+        STREAM_STATE_BYTES: state_bytes(state),
+        STREAM_LOOKAHEAD_MS: streamer.lookahead_frames * hop_ms + frontend_lookahead,
+        STREAM_RECEPTIVE_FIELD_MS: float("inf") if field is None else field * hop_ms,
+        STREAM_STABILITY: frame.stability,
+    }

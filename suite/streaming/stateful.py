@@ -1,0 +1,126 @@
+"""Exact streamers: the recurrent families, the causal TCN and the causal CRNN.
+
+Each keeps what the full model would have computed for the frames heard so far, and
+the *sum* of the per-frame features the model averages over time (with their count),
+so that the logits after ``t`` frames equal the full model's on those ``t`` frames.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from suite.models.crnn import CRNN
+from suite.models.recurrent import RecurrentClassifier
+from suite.models.tcn import TCN
+from suite.streaming.base import State, Streamer
+
+
+def _pooled(state: State, features: torch.Tensor) -> State:
+    """Add one frame's features ``(B, C)`` to the running sum the model's time average is taken from."""
+    return {"sum": state["sum"] + features, "count": state["count"] + 1}
+
+
+def _mean(state: State) -> torch.Tensor:
+    return state["sum"] / state["count"]
+
+
+class RecurrentStreamer(Streamer):
+    """RNN, LSTM or GRU: one time step of every layer per frame; state ``h`` (and ``c``) per layer.
+
+    State bytes: ``layers * H`` (``2 *`` for the LSTM) plus the ``H`` running sum.
+    """
+
+    mode = "state"
+
+    def __init__(self, model: RecurrentClassifier) -> None:
+        if model.rnn.bidirectional:
+            raise ValueError("a bidirectional RNN needs the future: it cannot stream")
+        self.model, self.rnn = model, model.rnn
+        self.hop_shape = (model.rnn.input_size,)
+
+    def initial_state(self, batch: int) -> State:
+        rnn = self.rnn
+        zeros = torch.zeros(rnn.num_layers, batch, rnn.hidden_size)
+        state = {"h": zeros, "sum": torch.zeros(batch, rnn.hidden_size), "count": torch.zeros((), dtype=torch.int64)}
+        return state | ({"c": zeros.clone()} if isinstance(rnn, nn.LSTM) else {})
+
+    def step(self, hop: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        hidden = (state["h"], state["c"]) if "c" in state else state["h"]
+        output, hidden = self.rnn(hop.unsqueeze(1), hidden)  # (B, 1, F) -> (B, 1, H)
+        pooled = _pooled(state, output[:, 0])
+        kept = dict(zip(("h", "c"), hidden, strict=True)) if isinstance(hidden, tuple) else {"h": hidden}
+        return self.model.fc(_mean(pooled)), pooled | kept
+
+
+class CausalTCNStreamer(Streamer):
+    """Causal TCN: each dilated block keeps its last ``(k - 1) * d`` inputs (the buffers of ``kws_streaming``).
+
+    Receptive field ``1 + (k - 1) * (2^depth - 1)`` frames; state bytes ``C * (k - 1) * (2^depth - 1)``
+    plus the ``C`` running sum.
+    """
+
+    mode = "state"
+
+    def __init__(self, model: TCN) -> None:
+        if not model.causal:
+            raise ValueError("a TCN with 'same' padding looks ahead: stream tcn_causal, or use a sliding window")
+        self.model = model
+        self.hop_shape = (model.stem[0].in_channels,)
+        self.convs = [nn.Sequential(*list(block.conv)[1:]) for block in model.blocks]  # conv, BN, ReLU; no padding
+        self.past = [block.conv[1].dilation[0] * (block.conv[1].kernel_size[0] - 1) for block in model.blocks]
+        self.receptive_field_frames = 1 + sum(self.past)
+
+    def initial_state(self, batch: int) -> State:
+        width = self.model.stem[0].out_channels
+        buffers = {f"buffer{index}": torch.zeros(batch, width, past) for index, past in enumerate(self.past)}
+        return buffers | {"sum": torch.zeros(batch, width), "count": torch.zeros((), dtype=torch.int64)}
+
+    def step(self, hop: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        x = self.model.stem(hop.unsqueeze(2))  # (B, F, 1) -> (B, C, 1): pointwise
+        new: State = {}
+        for index, conv in enumerate(self.convs):
+            window = torch.cat([state[f"buffer{index}"], x], dim=2)  # (B, C, past + 1)
+            new[f"buffer{index}"] = window[:, :, 1:]
+            x = x + conv(window)  # the residual block on one frame
+        pooled = _pooled(state, x[:, :, 0])
+        return self.model.classifier.fc(_mean(pooled)), new | pooled
+
+
+class CausalCRNNStreamer(Streamer):
+    """Causal CRNN: the convolution's last ``k_t - 1`` frames, a GRU step every ``stride_t`` frames.
+
+    A convolution column is complete at every ``stride_t``-th frame (its ``k_t`` frames
+    ending there); then the GRU steps once. State bytes: ``F * (k_t - 1)`` buffered bins,
+    ``layers * H`` GRU state, the ``H`` running sum.
+    """
+
+    mode = "state"
+
+    def __init__(self, model: CRNN) -> None:
+        if not model.causal:
+            raise ValueError("a CRNN with 'same' time padding looks ahead: stream crnn_causal, or use a sliding window")
+        self.model = model
+        self.conv = nn.Sequential(*list(model.conv)[1:])  # without the time padding
+        self.n_features = model.n_features
+        self.hop_shape = (model.n_features,)
+
+    def initial_state(self, batch: int) -> State:
+        gru = self.model.gru
+        return {
+            "buffer": torch.zeros(batch, 1, self.n_features, self.model.kernel[1] - 1),
+            "h": torch.zeros(gru.num_layers, batch, gru.hidden_size),
+            "sum": torch.zeros(batch, gru.hidden_size),
+            "count": torch.zeros((), dtype=torch.int64),
+            "frame": torch.zeros((), dtype=torch.int64),
+        }
+
+    def step(self, hop: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        window = torch.cat([state["buffer"], hop[:, None, :, None]], dim=3)  # (B, 1, F, k_t)
+        new = {"buffer": window[..., 1:], "frame": state["frame"] + 1, "h": state["h"]}
+        pooled = {"sum": state["sum"], "count": state["count"]}
+        if int(state["frame"]) % self.model.stride[1] == 0:  # this frame completes a column
+            column = self.conv(window).flatten(1, 2).transpose(1, 2)  # (B, C, F', 1) -> (B, 1, C * F')
+            output, new["h"] = self.model.gru(column, state["h"])
+            pooled = _pooled(state, output[:, 0])
+        return self.model.fc(_mean(pooled)), new | pooled
