@@ -150,8 +150,13 @@ def _span(value: Any) -> str:
     return "unbounded" if not numbers.missing(value) and math.isinf(float(value)) else numbers.plain(value)
 
 
+def _text(value: Any) -> str:
+    """A word (a mode, a stability); missing (``None``, NaN) is the dash."""
+    return numbers.MISSING if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
 # Streaming (suite.streaming): one hop at a time, batch 1, one thread.
-STREAM_MODE = Metric("stream_mode", label="streams as", unit="", show=str, over_seeds="first")
+STREAM_MODE = Metric("stream_mode", label="streams as", unit="", show=_text, over_seeds="first")
 STREAM_FRAME_MS = Metric(
     "stream_frame_ms", label="per-hop latency", unit="ms", show=numbers.milliseconds, direction="lower", over_seeds="first"
 )
@@ -171,7 +176,7 @@ STREAM_LOOKAHEAD_MS = Metric(
 STREAM_RECEPTIVE_FIELD_MS = Metric(
     "stream_receptive_field_ms", label="receptive field", unit="ms", show=_span, over_seeds="first"
 )
-STREAM_STABILITY = Metric("stream_stability", label="per-hop timing", unit="", show=str, over_seeds="first")
+STREAM_STABILITY = Metric("stream_stability", label="per-hop timing", unit="", show=_text, over_seeds="first")
 #: Every streaming figure, in the order tables show them.
 STREAMING = (
     STREAM_MODE, STREAM_FRAME_MS, STREAM_FRAME_P99_MS, STREAM_FRONTEND_MS, STREAM_RTF,

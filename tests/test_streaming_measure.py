@@ -1,4 +1,4 @@
-"""Streaming figures: per-hop latency, p99, front end, real-time factor; `suite profile --streaming`; causal variants at a budget."""
+"""Streaming figures (per-hop latency, p99, front end, real-time factor), `suite profile --streaming`, causal variants."""
 
 from __future__ import annotations
 

@@ -1,0 +1,87 @@
+"""Streaming a clip frame by frame against recomputing a clip-long window at every hop, side by side.
+
+Run: ``python benchmarks/bench_streaming.py [--budget 100k] [--models rnn,lstm,gru,tcn_causal,crnn_causal]``.
+For each family that streams exactly, at the budget on the default input (16 kHz, 1 s,
+40 log-mel bins x 101 frames), one process and one thread, batch 1, model only (the
+front end costs the same per hop either way):
+
+- **stream**: the 101 steps of :func:`suite.streaming.run_stream` over one clip, the
+  state carried from hop to hop, as a device listening continuously would run it;
+- **recompute**: the full model on a 101-frame window, 101 times, once per hop: what
+  the same family costs as a sliding window (how a model that cannot stream listens).
+
+Both are timed with ``torch.utils.benchmark.Timer.blocked_autorange`` in alternating
+rounds (stream, recompute, stream, ...), and each figure is the median over rounds, so
+that a change of the machine's speed falls on both. ``ratio`` is recompute / stream: how
+many times more compute the sliding window spends per second of audio. Pause anything
+else that runs on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+import torch
+from torch.utils.benchmark import Timer
+
+from suite.budget import Budget, build_matched
+from suite.input_spec import InputSpec
+from suite.models import resolve_model_names
+from suite.streaming import run_stream, streamer_for
+
+ROUNDS = 5
+
+
+def _clip_ms(fn: object, seconds: float) -> float:
+    """Median seconds per call of ``fn`` over blocks of ``seconds``, in ms."""
+    return Timer(stmt="fn()", globals={"fn": fn}, num_threads=1).blocked_autorange(min_run_time=seconds).median * 1000
+
+
+def _compare(model: torch.nn.Module, spec: InputSpec, min_run_time: float) -> tuple[str, float, float]:
+    """The streamer's mode, and the median ms per clip of streaming it and of recomputing the window at every hop."""
+    streamer = streamer_for(model, spec)
+    clip = torch.randn(1, *spec.shape, generator=torch.Generator().manual_seed(0))
+    hops = clip.transpose(1, 2)  # (1, T, F)
+
+    def stream() -> None:
+        run_stream(streamer, hops)
+
+    def recompute() -> None:
+        for _ in range(spec.n_frames):
+            model(clip)
+
+    times: dict[str, list[float]] = {"stream": [], "recompute": []}
+    with torch.inference_mode():
+        stream(), recompute()  # warm-up
+        for _ in range(ROUNDS):
+            times["stream"].append(_clip_ms(stream, min_run_time))
+            times["recompute"].append(_clip_ms(recompute, min_run_time))
+    return streamer.mode, float(np.median(times["stream"])), float(np.median(times["recompute"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", default="100k")
+    parser.add_argument("--models", default="rnn,lstm,gru,tcn_causal,crnn_causal")
+    parser.add_argument("--min-run-time", type=float, default=0.5, help="seconds of blocks per round and side")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    spec = InputSpec()
+    print(f"torch {torch.__version__}, 1 thread, {os.cpu_count()} CPUs; {spec.describe()}, params={args.budget}, batch 1")
+    print(
+        f"{'family':12s} {'mode':>6s} {'stream ms/clip':>15s} {'recompute ms/clip':>18s} {'ratio':>7s}  per hop: stream, window"
+    )
+    for name in resolve_model_names(args.models):
+        built = build_matched(name, spec, Budget.parse("params", args.budget), 10, seed=0)
+        if built.model is None:
+            print(f"{name:12s} budget not reachable: {built.match.reason}")
+            continue
+        mode, streamed, recomputed = _compare(built.model.eval(), spec, args.min_run_time)
+        per_hop = f"{streamed / spec.n_frames:.3f} ms, {recomputed / spec.n_frames:.3f} ms"
+        print(f"{name:12s} {mode:>6s} {streamed:15.2f} {recomputed:18.2f} {recomputed / streamed:6.1f}x  {per_hop}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
