@@ -8,7 +8,9 @@ front end costs the same per hop either way):
 - **stream**: the 101 steps of :func:`suite.streaming.run_stream` over one clip, the
   state carried from hop to hop, as a device listening continuously would run it;
 - **recompute**: the full model on a 101-frame window, 101 times, once per hop: what
-  the same family costs as a sliding window (how a model that cannot stream listens).
+  the same family costs as a sliding window (how a model that cannot stream listens),
+  with batch norm folded into the convolutions (``torch.fx.experimental.optimization.fuse``)
+  as the TCN's streamer folds it; ``as built`` is the model unfused.
 
 Both are timed with ``torch.utils.benchmark.Timer.blocked_autorange`` in alternating
 rounds (stream, recompute, stream, ...), and each figure is the median over rounds, so
@@ -24,6 +26,7 @@ import os
 
 import numpy as np
 import torch
+from torch.fx.experimental.optimization import fuse
 from torch.utils.benchmark import Timer
 
 from suite.budget import Budget, build_matched
@@ -39,9 +42,10 @@ def _clip_ms(fn: object, seconds: float) -> float:
     return Timer(stmt="fn()", globals={"fn": fn}, num_threads=1).blocked_autorange(min_run_time=seconds).median * 1000
 
 
-def _compare(model: torch.nn.Module, spec: InputSpec, min_run_time: float) -> tuple[str, float, float]:
-    """The streamer's mode, and the median ms per clip of streaming it and of recomputing the window at every hop."""
+def _compare(model: torch.nn.Module, spec: InputSpec, min_run_time: float) -> tuple[str, float, float, float]:
+    """The streamer's mode, and the median ms per clip of streaming and of recomputing the window (folded, as built)."""
     streamer = streamer_for(model, spec)
+    folded = fuse(model)
     clip = torch.randn(1, *spec.shape, generator=torch.Generator().manual_seed(0))
     hops = clip.transpose(1, 2)  # (1, T, F)
 
@@ -50,15 +54,22 @@ def _compare(model: torch.nn.Module, spec: InputSpec, min_run_time: float) -> tu
 
     def recompute() -> None:
         for _ in range(spec.n_frames):
+            folded(clip)
+
+    def as_built() -> None:
+        for _ in range(spec.n_frames):
             model(clip)
 
-    times: dict[str, list[float]] = {"stream": [], "recompute": []}
+    sides = {"stream": stream, "recompute": recompute, "as built": as_built}
+    times: dict[str, list[float]] = {side: [] for side in sides}
     with torch.inference_mode():
-        stream(), recompute()  # warm-up
+        for fn in sides.values():  # warm-up
+            fn()
         for _ in range(ROUNDS):
-            times["stream"].append(_clip_ms(stream, min_run_time))
-            times["recompute"].append(_clip_ms(recompute, min_run_time))
-    return streamer.mode, float(np.median(times["stream"])), float(np.median(times["recompute"]))
+            for side, fn in sides.items():
+                times[side].append(_clip_ms(fn, min_run_time))
+    medians = [float(np.median(times[side])) for side in sides]
+    return streamer.mode, medians[0], medians[1], medians[2]
 
 
 def main() -> None:
@@ -78,9 +89,10 @@ def main() -> None:
         if built.model is None:
             print(f"{name:12s} budget not reachable: {built.match.reason}")
             continue
-        mode, streamed, recomputed = _compare(built.model.eval(), spec, args.min_run_time)
+        mode, streamed, recomputed, unfused = _compare(built.model.eval(), spec, args.min_run_time)
         per_hop = f"{streamed / spec.n_frames:.3f} ms, {recomputed / spec.n_frames:.3f} ms"
-        print(f"{name:12s} {mode:>6s} {streamed:15.2f} {recomputed:18.2f} {recomputed / streamed:6.1f}x  {per_hop}", flush=True)
+        ratios = f"{recomputed / streamed:6.1f}x {unfused:9.2f} {unfused / streamed:6.1f}x"
+        print(f"{name:12s} {mode:>6s} {streamed:15.2f} {recomputed:18.2f} {ratios}  {per_hop}", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,15 @@ class Streamer(ABC):
         lookahead_frames: Future hops the output needs before it is final (0: causal).
         receptive_field_frames: Hops the output can depend on; ``None`` when unbounded
             (a recurrent state carries the whole past).
+        period: Hops after which the work per hop repeats (a strided layer runs on every
+            ``stride``-th hop only): per-hop latency is timed over whole periods.
     """
 
     mode: ClassVar[str]
     hop_shape: tuple[int, ...]
     lookahead_frames: int = 0
     receptive_field_frames: int | None = None
+    period: int = 1
 
     @abstractmethod
     def initial_state(self, batch: int) -> State:
