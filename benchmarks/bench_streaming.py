@@ -82,7 +82,8 @@ def main() -> None:
     spec = InputSpec()
     print(f"torch {torch.__version__}, 1 thread, {os.cpu_count()} CPUs; {spec.describe()}, params={args.budget}, batch 1")
     print(
-        f"{'family':12s} {'mode':>6s} {'stream ms/clip':>15s} {'recompute ms/clip':>18s} {'ratio':>7s}  per hop: stream, window"
+        f"{'family':12s} {'mode':>6s} {'stream ms/clip':>15s} {'recompute ms/clip':>18s} {'ratio':>7s} "
+        f"{'as built':>9s} {'ratio':>7s}  per hop: stream, window"
     )
     for name in resolve_model_names(args.models):
         built = build_matched(name, spec, Budget.parse("params", args.budget), 10, seed=0)

@@ -218,34 +218,12 @@ def _fail_on_default() -> str:
     return DEFAULT_FAIL_ON.describe()
 
 
-def _dataset_rows() -> list[dict[str, str]]:
-    """Every data set with its protocols (``cv`` where it has folds), licence and citation."""
-    from suite.crossval import CV
-    from suite.data.base import DATASETS, list_datasets
-
-    rows = []
-    for name in list_datasets():
-        cls = DATASETS.get(name)
-        protocols = ", ".join([*cls.protocols, *([CV] if cls.folds else [])])
-        rows.append(
-            {"dataset": name, "version": cls.version, "protocols": protocols, "license": cls.license, "citation": cls.citation}
-        )
-    return rows
-
-
 def _list(args: argparse.Namespace) -> str:
     from suite.formatting import render
-    from suite.input_spec import INPUT_PRESETS, PRESET_CLASSES
-    from suite.models import get_family, list_models
+    from suite.listing import listing
 
-    if args.what == "datasets":
-        return render(_dataset_rows(), args.format, ["dataset", "version", "protocols", "license", "citation"])
-    if args.what == "inputs":
-        rows = [{"input": name, "classes": PRESET_CLASSES[name], "spec": spec.describe()} for name, spec in INPUT_PRESETS.items()]
-        return render(rows, args.format, ["input", "classes", "spec"])
-    families = [get_family(name) for name in list_models()]
-    rows = [{"model": f.name, "input": "/".join(f.input_kinds), "summary": f.summary, "reference": f.reference} for f in families]
-    return render(rows, args.format, ["model", "input", "summary", "reference"])
+    rows, columns = listing(args.what)
+    return render(rows, args.format, columns)
 
 
 def _profile(args: argparse.Namespace) -> str:

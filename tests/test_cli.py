@@ -32,7 +32,10 @@ def test_list_models(capsys: pytest.CaptureFixture[str]) -> None:
 def test_list_models_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "list", "models", "--format", "json")
     assert code == 0
-    assert [row["model"] for row in json.loads(out)][:3] == ["mlp", "cnn1d", "cnn2d"]
+    rows = json.loads(out)
+    assert [row["model"] for row in rows][:3] == ["mlp", "cnn1d", "cnn2d"]
+    # Variants are listed, each with the family it varies (they are not part of `all`).
+    assert {row["model"]: row["variant_of"] for row in rows if row["variant_of"]} == {"tcn_causal": "tcn", "crnn_causal": "crnn"}
 
 
 def test_profile_json_records(capsys: pytest.CaptureFixture[str]) -> None:
