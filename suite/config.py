@@ -26,6 +26,7 @@ from suite.input_spec import FeatureKind, InputSpec
 from suite.measure.costs import LatencySettings
 from suite.metrics import MACS, ONNXRUNTIME, PARAMS
 from suite.models import resolve_model_names
+from suite.streaming.settings import StreamingSettings
 from suite.train import TrainingConfig
 
 
@@ -111,10 +112,12 @@ class MeasureSection(_Section):
     memory of one inference (batch 1) and one training step (training batch size);
     ``quantize``: int8 methods (``dynamic``, ``static``) whose models are tested and, with
     ``latency``, timed in ONNX Runtime (see :mod:`suite.deploy`); ``calibration_batches``:
-    training batches the static method calibrates on.
+    training batches the static method calibrates on; ``streaming``: the cost per hop of
+    listening to a stream (see :class:`~suite.streaming.settings.StreamingSettings`).
     """
 
     latency: LatencySettings | None = None
+    streaming: StreamingSettings | None = None
     memory: bool = False
     quantize: list[Literal["dynamic", "static"]] = Field(default_factory=list)
     calibration_batches: int = Field(CALIBRATION_BATCHES, ge=1, description="training batches static int8 calibrates on")
@@ -154,6 +157,16 @@ class RunConfig(_Section):
         if isinstance(value, dict):
             return [{kind: item} for kind, items in value.items() for item in (items if isinstance(items, list) else [items])]
         return value
+
+    @model_validator(mode="after")
+    def _streaming_hop_is_the_inputs(self) -> RunConfig:
+        wanted = self.measure.streaming.hop_ms if self.measure.streaming is not None else None
+        if wanted is not None and wanted != self.input.hop_ms:
+            raise ValueError(
+                f"measure.streaming.hop_ms ({wanted:g}) differs from input.hop_ms ({self.input.hop_ms:g}): "
+                "a model steps one feature frame per hop"
+            )
+        return self
 
     @field_validator("models")
     @classmethod

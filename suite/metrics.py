@@ -177,6 +177,10 @@ STREAM_RECEPTIVE_FIELD_MS = Metric(
     "stream_receptive_field_ms", label="receptive field", unit="ms", show=_span, over_seeds="first"
 )
 STREAM_STABILITY = Metric("stream_stability", label="per-hop timing", unit="", show=_text, over_seeds="first")
+#: Metrics whose values are words, not numbers (the loader keeps them as text).
+TEXT_METRICS = (STREAM_MODE, STREAM_STABILITY)
+#: Metrics for which infinity is a value, not an error: a recurrent state's receptive field is unbounded.
+INFINITE_METRICS = (STREAM_RECEPTIVE_FIELD_MS,)
 #: Every streaming figure, in the order tables show them.
 STREAMING = (
     STREAM_MODE, STREAM_FRAME_MS, STREAM_FRAME_P99_MS, STREAM_FRONTEND_MS, STREAM_RTF,

@@ -209,8 +209,8 @@ PHASE_KEYS = ("wall_seconds", "machine", "train_started", "train_ended", "node")
 
 
 def needs_measuring(config: RunConfig) -> bool:
-    """Whether the config's ``measure`` section asks for latency or memory (a measurement phase)."""
-    return config.measure.latency is not None or config.measure.memory
+    """Whether the config's ``measure`` section asks for latency, memory or streaming (a measurement phase)."""
+    return config.measure.latency is not None or config.measure.memory or config.measure.streaming is not None
 
 
 @dataclass
@@ -397,6 +397,12 @@ def measure_trained(trained: TrainedTrial, config: RunConfig) -> dict[str, Any]:
             trained.deployed,
         )
         deadline.check("while measuring latency and memory")
+        if measure.streaming is not None:
+            from suite.streaming.measure import measure_streaming
+
+            settings = measure.streaming
+            costs |= measure_streaming(model, trained.spec, settings.min_run_time, settings.p99_steps)
+            deadline.check("while measuring streaming")
         record |= costs | {"timings": timings, "status": "ok", "error": ""}
     except SuiteError:
         raise

@@ -75,5 +75,6 @@ def test_every_command_handler_is_short_and_calls_the_api() -> None:
         length = node.end_lineno - node.lineno + 1  # type: ignore[operator]
         assert length <= 20, f"{name} is {length} lines"
         imported = {alias.name for sub in ast.walk(node) if isinstance(sub, ast.ImportFrom) for alias in sub.names}
-        api = {"run", "profile", "report", "compare", "history"} if name != "_list" else {"list_models", "list_datasets"}
+        # `suite list` shows the registries through suite.listing, which calls list_models and list_datasets.
+        api = {"run", "profile", "report", "compare", "history"} if name != "_list" else {"listing"}
         assert imported & api, f"{name} calls none of {sorted(api)}"

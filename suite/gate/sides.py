@@ -35,6 +35,7 @@ from suite.metrics import (
     ACCURACY,
     BUDGET_ERROR,
     FLOAT32,
+    INFINITE_METRICS,
     LATENCY_REL,
     MACS,
     MEMORY,
@@ -271,7 +272,7 @@ def _summary_numbers(summary: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, l
     numeric = [c for c in summary.columns if c != "latency_stability" and (c in NUMERIC_COLUMNS or c.startswith(prefixes))]
     for column in numeric:
         values = pd.to_numeric(summary[column], errors="coerce").astype(float)
-        bad = values.notna() & ~np.isfinite(values)
+        bad = values.notna() & ~np.isfinite(values) & (column not in INFINITE_METRICS)  # an unbounded field is a value
         if bad.any():
             notes.append(f"{path.name}: {column} is not a finite number in {int(bad.sum())} row(s); read as unknown")
         summary[column] = values.mask(bad)

@@ -26,6 +26,7 @@ from suite.reporting.overview import overview
 from suite.reporting.plots import Plot, budget_plot, latency_plot, tradeoff_plot
 from suite.reporting.plots_training import confusion_plot, learning_curves_plot
 from suite.reporting.render import render
+from suite.reporting.streaming import has_streaming, streaming_plot, streaming_table
 from suite.reporting.style import FamilyStyle, family_styles, plot_style, save_figure
 from suite.reporting.summary import BOARD, families, summarise, timed_settings
 from suite.reporting.tables import Table, leaderboard, machine_letters, problems, side_by_side
@@ -67,6 +68,7 @@ class Section:
     leaderboards: list[Board] = field(default_factory=list)
     side_by_side: list[Board] = field(default_factory=list)
     deployed: list[Board] = field(default_factory=list)
+    streaming: list[Board] = field(default_factory=list)
     plots: list[SectionPlot] = field(default_factory=list)
 
 
@@ -134,6 +136,8 @@ def _plots(results: Results, summary: pd.DataFrame, trials: pd.DataFrame, styles
     plots.append(budget_plot(summary, styles, tolerance))
     if has_deployment(summary):
         plots.append(deployed_plot(summary, styles))
+    if has_streaming(summary):
+        plots.append(streaming_plot(summary, styles))
     return plots
 
 
@@ -164,6 +168,8 @@ def _section(results: Results, summary: pd.DataFrame, key: tuple, styles: dict[s
         section.leaderboards.append(Board(heading, leaderboard(board, settings, f"{title}; {heading}.")))
         if has_deployment(board):
             section.deployed.append(Board(heading, deployed_table(board, f"{title}; {heading}; deployed.")))
+        if has_streaming(board):
+            section.streaming.append(Board(heading, streaming_table(board, f"{title}; {heading}; streaming.")))
     if len(machines) > 1:
         for (kind, value), board in part.groupby(["budget_kind", "budget"], sort=False):
             caption = f"The same models measured on {len(machines)} machines."

@@ -6,7 +6,8 @@ planned), may have been interrupted, or may have crashed mid-write, so the loade
 what is there: a truncated last line of ``trials.jsonl`` is skipped and noted, a
 missing ``trials.jsonl`` falls back to ``results.csv``, a missing manifest is noted.
 A figure that is not a finite number (``inf`` params, a 400-digit integer, text) is
-read as unknown (NaN) and noted, never passed on to crash a table or a test.
+read as unknown (NaN) and noted, never passed on to crash a table or a test; only the
+metrics declared in ``INFINITE_METRICS`` (an unbounded receptive field) keep ``inf``.
 Runs of one data set and protocol must have used the same data
 (:mod:`suite.results.identity`); runs that did not are refused in one line.
 Nothing in here trains or measures anything.
@@ -25,7 +26,7 @@ import pandas as pd
 
 from suite.environment import machine_label as environment_machine_label
 from suite.errors import SuiteError
-from suite.metrics import FLOAT32, FLOPS, METRICS, QUALITY, TIMED_SETTING
+from suite.metrics import FLOAT32, FLOPS, INFINITE_METRICS, METRICS, QUALITY, TEXT_METRICS, TIMED_SETTING
 from suite.results.folder import RESULT_COLUMNS, read_trial_lines
 from suite.results.identity import DataIdentity, data_identity, pooled_identities, unchecked_note
 from suite.results.manifest import read_manifest
@@ -41,7 +42,9 @@ TRIAL_COLUMNS = (
     "wall_seconds",
     "confusion_matrix",
 )
-NUMERIC_COLUMNS = ("budget", "seed", "width", *METRICS, "best_val_accuracy", "wall_seconds")
+NUMERIC_COLUMNS = (
+    "budget", "seed", "width", *(m for m in METRICS if m not in TEXT_METRICS), "best_val_accuracy", "wall_seconds"
+)  # fmt: skip
 #: Keys of a trial record that identify it; copied onto its curve and timing rows.
 KEY_COLUMNS = ("run", "machine", "trial_id", "model", "dataset", "protocol", "fold", "budget_kind", "budget", "seed")
 
@@ -260,7 +263,7 @@ def _numeric_columns(trials: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
         if converted.dtype == object:  # e.g. a huge integer kept as a Python int
             converted = pd.Series([_finite(v) for v in values], index=values.index, dtype=float)
         infinite = np.isinf(converted.to_numpy(dtype=float, na_value=np.nan))
-        if infinite.any():
+        if infinite.any() and column not in INFINITE_METRICS:
             runs = ", ".join(dict.fromkeys(trials.loc[infinite, "run"].astype(str)))
             notes.append(f"{column} is not a finite number in {int(infinite.sum())} trial(s) of {runs}; read as unknown")
             converted = converted.astype(float).mask(infinite)

@@ -44,9 +44,8 @@ from suite.metrics import (
 from suite.streaming.base import Streamer, state_bytes
 from suite.streaming.frontend import IncrementalFrontEnd
 from suite.streaming.select import streamer_for
+from suite.streaming.settings import P99_STEPS
 
-#: Individually timed steps behind the p99 (the 99th percentile then rests on the slowest 10).
-P99_STEPS = 1000
 _CPU = torch.device("cpu")
 
 
