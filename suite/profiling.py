@@ -81,7 +81,9 @@ def profile_model(
     if built.model is not None and streaming:
         from suite.streaming.measure import measure_streaming
 
-        costs |= measure_streaming(built.model, built.spec)
+        figures, stream_timings = measure_streaming(built.model, built.spec)
+        costs |= figures
+        timings = [*(timings or []), *(t.to_dict() for t in stream_timings)]
     return ProfileRecord(
         model=name,
         input=input_name,

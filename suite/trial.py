@@ -401,7 +401,9 @@ def measure_trained(trained: TrainedTrial, config: RunConfig) -> dict[str, Any]:
             from suite.streaming.measure import measure_streaming
 
             settings = measure.streaming
-            costs |= measure_streaming(model, trained.spec, settings.min_run_time, settings.p99_steps)
+            figures, stream_timings = measure_streaming(model, trained.spec, settings.min_run_time, settings.p99_steps)
+            costs |= figures
+            timings = [*timings, *(t.to_dict() for t in stream_timings)]
             deadline.check("while measuring streaming")
         record |= costs | {"timings": timings, "status": "ok", "error": ""}
     except SuiteError:

@@ -23,15 +23,16 @@ from suite.metrics import (
     STREAMING,
 )
 from suite.models import create_model, get_family
-from suite.streaming.measure import measure_streaming
+from suite.streaming.measure import measure_streaming, per_hop
 
 SPEC = InputSpec(sample_rate=8000, clip_seconds=0.3)
 
 
 @pytest.mark.parametrize("name", ["gru", "tcn_causal", "mlp"])
 def test_the_figures_of_one_model_hold_together(name: str) -> None:
-    figures = measure_streaming(create_model(name, 5, SPEC), SPEC, min_run_time=0.02, p99_steps=60)
+    figures, timings = measure_streaming(create_model(name, 5, SPEC), SPEC, min_run_time=0.02, p99_steps=60)
     assert set(figures) == set(STREAMING)
+    assert [t.scope for t in timings] == ["stream", "frontend"] and timings[0].median_ms == figures[STREAM_FRAME_MS]
     hop_ms = SPEC.hop_length / SPEC.sample_rate * 1000
     assert figures[STREAM_FRAME_MS] > 0 and figures[STREAM_FRAME_P99_MS] > 0 and figures[STREAM_FRONTEND_MS] > 0
     assert figures[STREAM_RTF] == pytest.approx((figures[STREAM_FRAME_MS] + figures[STREAM_FRONTEND_MS]) / hop_ms)
@@ -44,7 +45,8 @@ def test_the_figures_of_one_model_hold_together(name: str) -> None:
 
 def test_a_raw_waveform_model_has_no_front_end_cost_and_no_lookahead() -> None:
     spec = SPEC.replace(feature="raw")
-    figures = measure_streaming(create_model("samplecnn", 5, spec), spec, min_run_time=0.02, p99_steps=30)
+    figures, timings = measure_streaming(create_model("samplecnn", 5, spec), spec, min_run_time=0.02, p99_steps=30)
+    assert [t.scope for t in timings] == ["stream"]
     assert figures[STREAM_FRONTEND_MS] == 0 and figures[STREAM_LOOKAHEAD_MS] == 0
     assert figures[STREAM_STATE_BYTES] == 4 * spec.n_samples
 
@@ -66,3 +68,11 @@ def test_a_causal_variant_is_matched_to_a_budget_like_its_family(name: str) -> N
     assert variant.match.status == "ok" and abs(variant.budget_error) <= 0.05
     # Padding has no weights: at the same budget the causal model has the same width and parameters.
     assert (variant.match.width, variant.params) == (family.match.width, family.params)
+
+
+def test_a_periodic_streamers_timing_is_per_hop() -> None:
+    spec = SPEC
+    figures, (stream, _) = measure_streaming(create_model("crnn_causal", 5, spec), spec, min_run_time=0.02, p99_steps=30)
+    assert stream.median_ms == figures[STREAM_FRAME_MS] and stream.min_ms is not None
+    halved = per_hop(stream, 2)
+    assert halved.median_ms == pytest.approx(stream.median_ms / 2) and halved.times_ms[0] == pytest.approx(stream.times_ms[0] / 2)

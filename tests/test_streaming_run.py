@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from suite.api import report, run
+from suite.api import compare, report, run
 from suite.config import parse_config
 from suite.errors import SuiteError
 from suite.metrics import STREAM_FRAME_MS, STREAM_MODE, STREAM_RECEPTIVE_FIELD_MS, STREAM_RTF, STREAMING
@@ -54,3 +54,11 @@ def test_the_report_has_a_streaming_table_and_plot(tmp_path: Path) -> None:
     assert "unbounded" in row  # read back as infinite, not as unknown
     assert "### Streaming: accuracy against the cost per hop" in text
     assert any((files.folder / "plots").glob("*-streaming.png"))
+
+
+def test_compare_judges_the_per_hop_latency_like_any_other(tmp_path: Path) -> None:
+    base = run(STREAMING_RUN | {"models": ["gru"]}, out=tmp_path / "base", progress=False).run_dir
+    new = run(STREAMING_RUN | {"models": ["gru"]}, out=tmp_path / "new", progress=False).run_dir
+    rows = {row["metric"]: row for row in compare(base, new).rows if row["model"] == "gru"}
+    assert {"latency stream cpu b1 t1", "latency frontend cpu b1 t1"} <= set(rows)
+    assert rows["latency stream cpu b1 t1"]["verdict"] in ("unchanged", "improved", "regressed", "unstable")

@@ -55,7 +55,7 @@ KEYS = ["dataset", "protocol", "budget_kind", "budget", "model"]
 SCORED = tuple(metric for score in SCORES for metric in (score.accuracy, score.macro_f1))
 SETTING = list(TIMED_SETTING)
 DEFAULT_TOLERANCE = 0.05
-_SETTING_COLUMN = re.compile(r"^latency_(model|e2e)_(\w+?)_(\w+?)(?:_(int8_\w+?))?_b(\d+)_t(\d+)_ms$")
+_SETTING_COLUMN = re.compile(r"^latency_(model|e2e|stream|frontend)_(\w+?)_(\w+?)(?:_(int8_\w+?))?_b(\d+)_t(\d+)_ms$")
 
 
 class EmptySide(SuiteError):

@@ -74,8 +74,8 @@ class Setting:
         return f"latency_{self.scope}_{self.device}_{self.backend}{precision}_b{self.batch_size}_t{self.threads}_ms"
 
     def label(self, show_threads: bool) -> str:
-        """Its heading: ``CPU b32``, ``e2e CPU b1``, ``CUDA b1 compile``, ``CPU b1 2t``, ``CPU b1 onnxruntime int8 static``."""
-        parts = ["e2e"] if self.scope == "e2e" else []
+        """Its heading: ``CPU b32``, ``e2e CPU b1``, ``stream CPU b1``, ``CUDA b1 compile``, ``CPU b1 onnxruntime int8``."""
+        parts = [] if self.scope == "model" else [self.scope]  # e2e, stream (one hop), frontend (one hop)
         parts += [self.device.upper(), f"b{self.batch_size}"]
         if show_threads:
             parts.append(f"{self.threads}t")
