@@ -7,7 +7,9 @@ def _model_rows() -> list[dict[str, str]]:
     """Every family, then the variants (``variant_of`` names the family each varies)."""
     from suite.models import get_family, list_models
 
-    families = [get_family(name) for name in list_models(variants=True)]
+    names = list_models()
+    names += [name for name in list_models(variants=True) if name not in names]  # the variants after every family
+    families = [get_family(name) for name in names]
     return [
         {"model": f.name, "input": "/".join(f.input_kinds), "summary": f.summary, "reference": f.reference,
          "variant_of": f.variant_of or ""}

@@ -35,7 +35,11 @@ def test_list_models_json(capsys: pytest.CaptureFixture[str]) -> None:
     rows = json.loads(out)
     assert [row["model"] for row in rows][:3] == ["mlp", "cnn1d", "cnn2d"]
     # Variants are listed, each with the family it varies (they are not part of `all`).
-    assert {row["model"]: row["variant_of"] for row in rows if row["variant_of"]} == {"tcn_causal": "tcn", "crnn_causal": "crnn"}
+    assert {row["model"]: row["variant_of"] for row in rows if row["variant_of"]} == {
+        "cnn1d_causal": "cnn1d",
+        "tcn_causal": "tcn",
+        "crnn_causal": "crnn",
+    }
 
 
 def test_profile_json_records(capsys: pytest.CaptureFixture[str]) -> None:

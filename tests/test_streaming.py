@@ -16,7 +16,7 @@ from tests.helpers import spec_for
 #: A short clip keeps the window and the models small; every family builds on it.
 SPEC = InputSpec(sample_rate=8000, clip_seconds=0.3)
 EVERY_MODEL = list_models(variants=True)
-EXACT = {"rnn", "lstm", "gru", "tcn_causal", "crnn_causal"}
+EXACT = {"rnn", "lstm", "gru", "tcn_causal", "crnn_causal", "cnn1d_causal"}
 
 
 def _model(name: str) -> tuple[nn.Module, InputSpec]:
@@ -39,7 +39,7 @@ def test_the_families_that_stream_exactly_are_the_recurrent_and_causal_ones() ->
 
 
 @pytest.mark.parametrize("name", sorted(EXACT))
-@pytest.mark.parametrize("frames", [1, 6, 19, 32])
+@pytest.mark.parametrize("frames", [1, 6, 19, 37])
 def test_streaming_gives_the_full_models_output_on_every_prefix(name: str, frames: int) -> None:
     model, spec = _model(name)
     x = torch.randn(2, spec.shape[0], frames, generator=torch.Generator().manual_seed(frames))
@@ -50,7 +50,7 @@ def test_streaming_gives_the_full_models_output_on_every_prefix(name: str, frame
             assert torch.allclose(streamed[:, length - 1], full, atol=1e-5), (name, frames, length)
 
 
-@pytest.mark.parametrize("name", ["tcn_causal", "crnn_causal", "tcn", "crnn"])
+@pytest.mark.parametrize("name", ["tcn_causal", "crnn_causal", "cnn1d_causal", "tcn", "crnn", "cnn1d"])
 def test_a_causal_variant_never_sees_the_future_and_its_base_family_does(name: str) -> None:
     model, spec = _model(name)
     x = torch.randn(1, spec.shape[0], 30, generator=torch.Generator().manual_seed(0))
@@ -58,6 +58,8 @@ def test_a_causal_variant_never_sees_the_future_and_its_base_family_does(name: s
     changed[..., 21:] += 1.0  # every frame from 21 on
     if name.startswith("tcn"):  # per-frame features; frame 20 is the last unchanged one
         features, heard = (lambda v: model.blocks(model.stem(v))), 21
+    elif name.startswith("cnn1d"):  # the first block's convolution, per frame
+        features, heard = (lambda v: model.features[0](v)), 21
     else:  # convolution columns, one every 2 frames: column 10 ends at frame 20 (causal) or 21 ("same" padding)
         features, heard = (lambda v: model.conv(v.unsqueeze(1))), 11
     with torch.inference_mode():

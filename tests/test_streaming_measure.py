@@ -59,7 +59,7 @@ def test_profile_streaming_prints_every_figure(capsys: pytest.CaptureFixture[str
     assert table.loc[0, STREAM_MODE] == "state" and math.isinf(table.loc[0, STREAM_RECEPTIVE_FIELD_MS])
 
 
-@pytest.mark.parametrize("name", ["tcn_causal", "crnn_causal"])
+@pytest.mark.parametrize("name", ["tcn_causal", "crnn_causal", "cnn1d_causal"])
 def test_a_causal_variant_is_matched_to_a_budget_like_its_family(name: str) -> None:
     base = get_family(name).variant_of
     assert base is not None

@@ -23,16 +23,24 @@ class CNN1d(nn.Module):
         width (int): Channels of every convolution.
         depth (int): Convolution blocks. (Default: ``4``)
         kernel_size (int): Temporal kernel. (Default: ``3``)
+        causal (bool): Pad only the past (``kernel_size - 1`` frames) in every convolution,
+            so that no output depends on a later frame and the model can stream; the
+            default pads both sides, looking ``kernel_size // 2`` frames ahead per block.
+            (Default: ``False``)
 
     Shapes: ``(B, F, T) -> (B, n_classes)``.
     """
 
-    def __init__(self, n_classes: int, input_spec: InputSpec, width: int, depth: int = 4, kernel_size: int = 3) -> None:
+    def __init__(
+        self, n_classes: int, input_spec: InputSpec, width: int, depth: int = 4, kernel_size: int = 3, causal: bool = False
+    ) -> None:
         super().__init__()
         n_features, _ = input_spec.shape
+        self.causal = causal
         blocks: list[nn.Module] = []
         for index in range(depth):
-            blocks += [ConvBNReLU1d(n_features if index == 0 else width, width, kernel_size), nn.MaxPool1d(2, ceil_mode=True)]
+            conv = ConvBNReLU1d(n_features if index == 0 else width, width, kernel_size, causal=causal)
+            blocks += [conv, nn.MaxPool1d(2, ceil_mode=True)]
         self.features = nn.Sequential(*blocks)
         self.classifier = Classifier(width, n_classes)
 
@@ -48,3 +56,14 @@ class CNN1d(nn.Module):
 )
 def cnn1d(n_classes: int, input_spec: InputSpec, width: int, **overrides: object) -> CNN1d:
     return CNN1d(n_classes, input_spec, width, **overrides)  # type: ignore[arg-type]
+
+
+@register_model(
+    "cnn1d_causal",
+    summary="the 1-D CNN with causal (past-only) padding: streams frame by frame",
+    reference="Choi et al. 2019 (TC-ResNet), with causal padding",
+    default_width=64,
+    variant_of="cnn1d",
+)
+def cnn1d_causal(n_classes: int, input_spec: InputSpec, width: int, **overrides: object) -> CNN1d:
+    return CNN1d(n_classes, input_spec, width, causal=True, **overrides)  # type: ignore[arg-type]

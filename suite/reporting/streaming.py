@@ -60,7 +60,8 @@ def streaming_table(board: pd.DataFrame, caption: str) -> Table:
         "is the full model's on those t frames, with a small state carried; sliding window: the whole clip-long input "
         "is recomputed at every hop. Per-hop latency: the model's step (median; p99 of individually timed steps); "
         "front end: one incremental log-mel frame. Real-time factor: (step + front end) / hop. Lookahead: the front "
-        "end's half window (no streamer adds any). Receptive field: unbounded for a recurrent state."
+        "end's half window (no streamer adds any). Receptive field: the hops one time step's features depend on "
+        "(unbounded for a recurrent state); a time average covers everything heard so far on top."
     ]
     return Table([c.title for c in columns], rows, caption, notes, [c.numeric for c in columns])
 

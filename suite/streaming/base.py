@@ -20,8 +20,9 @@ class Streamer(ABC):
         hop_shape: What one step takes, without the batch: ``(F,)`` for a feature frame,
             ``(hop_length,)`` for raw samples.
         lookahead_frames: Future hops the output needs before it is final (0: causal).
-        receptive_field_frames: Hops the output can depend on; ``None`` when unbounded
-            (a recurrent state carries the whole past).
+        receptive_field_frames: Hops one time step's features depend on; ``None`` when
+            unbounded (a recurrent state carries the whole past). A model that averages
+            over time averages everything heard so far on top of it.
         period: Hops after which the work per hop repeats (a strided layer runs on every
             ``stride``-th hop only): per-hop latency is timed over whole periods.
     """

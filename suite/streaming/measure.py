@@ -15,7 +15,7 @@ Timed at batch 1 on one thread, as a device that listens would run:
 - **real-time factor**: ``(per-hop latency + front end per hop) / hop``: the share of
   one core's time that listening takes (below 1 keeps up);
 - **lookahead**: the model's (0 for every streamer here) plus the front end's half
-  window; **receptive field**: the hops an output can depend on, times the hop
+  window; **receptive field**: the hops one time step's features depend on, times the hop
   (unbounded for a recurrent state).
 """
 

@@ -1,4 +1,4 @@
-"""Exact streamers: the recurrent families, the causal TCN and the causal CRNN.
+"""Exact streamers: the recurrent families and the causal TCN, CRNN and 1-D CNN.
 
 Each keeps what the full model would have computed for the frames heard so far, and
 the *sum* of the per-frame features the model averages over time (with their count),
@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from suite.models.cnn1d import CNN1d
 from suite.models.crnn import CRNN
 from suite.models.recurrent import RecurrentClassifier
 from suite.models.tcn import TCN
@@ -147,3 +148,57 @@ class CausalCRNNStreamer(Streamer):
             output, new["h"] = self.model.gru(column, state["h"])
             pooled = _pooled(state, output[:, 0])
         return self.model.fc(_mean(pooled)), new | pooled
+
+
+class CausalCNN1dStreamer(Streamer):
+    """Causal 1-D CNN: convolutions, each followed by max-pooling by 2 (``ceil_mode``), one hop at a time.
+
+    Each block keeps its last ``k - 1`` *committed* inputs and the convolution output
+    that waits for its pooling partner. A block's pooled frame is committed once both
+    of its two inputs are; until then it is provisional (the full model on a clip of odd
+    length pools the last frame alone, as ``ceil_mode`` does), passed on to the next
+    block for this hop's output but never stored. So the output after every hop equals
+    the full model's on the frames so far. State bytes: per block ``C_in * (k - 1)`` plus
+    ``C`` pending, and the ``C`` running sum of the last block's committed frames.
+    """
+
+    mode = "state"
+
+    def __init__(self, model: CNN1d) -> None:
+        if not model.causal:
+            raise ValueError("a CNN1d with 'same' padding looks ahead: stream cnn1d_causal, or use a sliding window")
+        self.model = model
+        convs = [block for block in model.features if not isinstance(block, nn.MaxPool1d)]
+        self.hop_shape = (convs[0][1].in_channels,)
+        self.blocks = [_folded(block[1], block[2]) for block in convs]  # [0] is the causal padding
+        self.past = [block[1].kernel_size[0] - 1 for block in convs]
+        self.inputs = [block[1].in_channels for block in convs]
+        # Frame t of block i's input covers 2^i hops: the receptive field grows with every pooling.
+        self.receptive_field_frames = 1 + sum(past * 2**index for index, past in enumerate(self.past)) + 2 ** len(convs) - 1
+
+    def initial_state(self, batch: int) -> State:
+        width = self.model.classifier.fc.in_features
+        state: State = {"sum": torch.zeros(batch, width), "count": torch.zeros((), dtype=torch.int64)}
+        for index, (past, channels) in enumerate(zip(self.past, self.inputs, strict=True)):
+            state[f"buffer{index}"] = torch.zeros(batch, channels, past)
+            state[f"pending{index}"] = torch.zeros(batch, width)
+            state[f"waiting{index}"] = torch.zeros((), dtype=torch.int64)  # 1: pending holds a committed output
+        return state
+
+    def step(self, hop: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        new = dict(state)
+        value, committed = hop, True
+        for index, (weight, bias) in enumerate(self.blocks):
+            window = torch.cat([state[f"buffer{index}"], value.unsqueeze(2)], dim=2)  # (B, C_in, k)
+            out = torch.relu(F.linear(window.flatten(1), weight, bias))  # this input's convolution output, (B, C)
+            waiting = bool(state[f"waiting{index}"])
+            pooled = torch.maximum(state[f"pending{index}"], out) if waiting else out
+            if committed:
+                new[f"buffer{index}"] = window[:, :, 1:]
+                new[f"pending{index}"] = out if not waiting else torch.zeros_like(out)
+                new[f"waiting{index}"] = torch.tensor(0 if waiting else 1)
+            value, committed = pooled, committed and waiting  # a pair completed: the pooled frame is final
+        if committed:
+            new |= _pooled(state, value)
+            return self.model.classifier.fc(_mean(new)), new
+        return self.model.classifier.fc((state["sum"] + value) / (state["count"] + 1)), new
