@@ -110,7 +110,8 @@ def register_model(
         min_width, max_width (int): The range the budget matcher searches. (Default: 1, 2048)
         width_multiple (int): Valid widths are multiples of this. (Default: 1)
         variant_of (str, optional): The family this is a variant of: listed with
-            ``list_models(variants=True)`` and patterns, not with ``all``. (Default: ``None``)
+            ``list_models(variants=True)`` and chosen by its name, not by ``all`` or a pattern.
+            (Default: ``None``)
     """
 
     def decorate(builder: Builder) -> Builder:
@@ -139,7 +140,8 @@ def list_models(pattern: str = "*", variants: bool = False) -> list[str]:
     """Family names matching a shell-style ``pattern``: registered ones in registration order, then installed plugins.
 
     Variants (a family registered with ``variant_of``, e.g. ``tcn_causal``) are listed
-    only with ``variants=True``, so that ``all`` means each family once.
+    only with ``variants=True``, so that ``all`` and patterns mean each family once; a
+    variant is chosen by its name.
     """
     return [name for name in _REGISTRY.names(pattern) if variants or name not in _VARIANTS]
 
@@ -169,7 +171,7 @@ def resolve_model_names(selection: str) -> list[str]:
         if not item:
             continue
         if item == "all" or any(ch in item for ch in "*?["):
-            matched = list_models() if item == "all" else list_models(item, variants=True)
+            matched = list_models("*" if item == "all" else item)  # variants are chosen by their own name
             if not matched:
                 raise UnknownNameError(f"no model matches {short_repr(item)} (available: {', '.join(list_models())})")
             names.extend(matched)

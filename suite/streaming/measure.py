@@ -32,6 +32,7 @@ from torch import nn
 from suite.input_spec import InputSpec
 from suite.measure.latency import DEFAULT_MIN_RUN_TIME, Timing, measure_figure
 from suite.metrics import (
+    LATENCY_REL,
     STREAM_FRAME_MS,
     STREAM_FRAME_P99_MS,
     STREAM_FRONTEND_MS,
@@ -79,7 +80,7 @@ def per_hop(timing: Timing, period: int) -> Timing:
     if period == 1:
         return timing
     scale = 1 / period
-    times = {name: getattr(timing, name) for name in ("median_ms", "iqr_ms", "min_ms", "latency_rel")}
+    times = {name: getattr(timing, name) for name in ("median_ms", "iqr_ms", "min_ms", LATENCY_REL)}
     return dataclasses.replace(
         timing,
         **{name: None if value is None else value * scale for name, value in times.items()},
