@@ -29,7 +29,7 @@ from suite.metrics import (
 )
 from suite.reporting.plots import Plot, _log_axis
 from suite.reporting.style import FamilyStyle, new_figure
-from suite.reporting.tables import Cell, Column, Table, _mark_best
+from suite.reporting.tables import Column, Table, table_rows
 
 #: Marker of each precision in the plot (the colour is the family's).
 MARKERS = {"float32": "o", **{int8_dtype(m): marker for m, marker in zip(QUANTIZE_METHODS, ("v", "s"), strict=True)}}
@@ -81,8 +81,7 @@ def _left(value: object) -> str:
 def deployed_table(board: pd.DataFrame, caption: str) -> Table:
     """One leaderboard's models as deployed: precision by precision, runtime by runtime."""
     columns = _columns(board)
-    best = {c.value: _mark_best(board, c) for c in columns}
-    rows = [[Cell(c.fmt(row), bool(best[c.value][index]), c.numeric) for c in columns] for index, row in board.iterrows()]
+    rows = table_rows(board, columns)
     notes = [
         "Latency: CPU, batch 1, the model's input in (model scope), the fewest threads timed; eager is PyTorch, ORT is "
         "ONNX Runtime. Drop: float32 accuracy minus int8 accuracy, in points, on the same test examples. Sizes: the ONNX "

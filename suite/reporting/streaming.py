@@ -27,7 +27,7 @@ from suite.metrics import (
 )
 from suite.reporting.plots import Plot, _log_axis
 from suite.reporting.style import FamilyStyle, new_figure
-from suite.reporting.tables import Cell, Column, Table, _mark_best
+from suite.reporting.tables import Column, Table, table_rows
 
 #: Marker of each way of streaming (the colour is the family's).
 MARKERS = {"state": "o", "window": "x"}
@@ -53,8 +53,7 @@ def _columns() -> list[Column]:
 def streaming_table(board: pd.DataFrame, caption: str) -> Table:
     """One leaderboard's models listening to a stream: cost per hop, state, lookahead, and the accuracy they keep."""
     columns = _columns()
-    best = {c.value: _mark_best(board, c) for c in columns}
-    rows = [[Cell(c.fmt(row), bool(best[c.value][index]), c.numeric) for c in columns] for index, row in board.iterrows()]
+    rows = table_rows(board, columns)
     notes = [
         "One hop (the input's hop) at a time, CPU, batch 1, one thread. state (exact): the model's output after t hops "
         "is the full model's on those t frames, with a small state carried; sliding window: the whole clip-long input "

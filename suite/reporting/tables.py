@@ -152,11 +152,16 @@ def leaderboard_columns(board: pd.DataFrame, settings: list[Setting]) -> list[Co
     return columns
 
 
+def table_rows(board: pd.DataFrame, columns: list[Column]) -> list[list[Cell]]:
+    """One row of cells per model of ``board``, each column's best value marked (:func:`_mark_best`)."""
+    best = {c.value: _mark_best(board, c) for c in columns}
+    return [[Cell(c.fmt(row), bool(best[c.value][index]), c.numeric) for c in columns] for index, row in board.iterrows()]
+
+
 def leaderboard(board: pd.DataFrame, settings: list[Setting], caption: str) -> Table:
     """A leaderboard: one row per model, ranked by mean accuracy, the best value of each column in bold."""
     columns = leaderboard_columns(board, settings)
-    best = {c.value: _mark_best(board, c) for c in columns}
-    rows = [[Cell(c.fmt(row), bool(best[c.value][index]), c.numeric) for c in columns] for index, row in board.iterrows()]
+    rows = table_rows(board, columns)
     notes = []
     if (board["n_ok"] == 0).any():
         notes.append("Models without a rank have no finished seed; the reasons are under “Failed, infeasible and missing”.")
