@@ -39,6 +39,7 @@ def test_list_models_json(capsys: pytest.CaptureFixture[str]) -> None:
         "cnn1d_causal": "cnn1d",
         "tcn_causal": "tcn",
         "crnn_causal": "crnn",
+        "attention_causal": "attention",
     }
 
 

@@ -16,7 +16,7 @@ from tests.helpers import spec_for
 #: A short clip keeps the window and the models small; every family builds on it.
 SPEC = InputSpec(sample_rate=8000, clip_seconds=0.3)
 EVERY_MODEL = list_models(variants=True)
-EXACT = {"rnn", "lstm", "gru", "tcn_causal", "crnn_causal", "cnn1d_causal"}
+EXACT = {"rnn", "lstm", "gru", "tcn_causal", "crnn_causal", "cnn1d_causal", "attention_causal"}
 
 
 def _model(name: str) -> tuple[nn.Module, InputSpec]:

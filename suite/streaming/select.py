@@ -7,12 +7,19 @@ from collections.abc import Callable
 from torch import nn
 
 from suite.input_spec import InputSpec
+from suite.models.attention import AttentionRNN
 from suite.models.cnn1d import CNN1d
 from suite.models.crnn import CRNN
 from suite.models.recurrent import RecurrentClassifier
 from suite.models.tcn import TCN
 from suite.streaming.base import Streamer
-from suite.streaming.stateful import CausalCNN1dStreamer, CausalCRNNStreamer, CausalTCNStreamer, RecurrentStreamer
+from suite.streaming.stateful import (
+    CausalAttentionStreamer,
+    CausalCNN1dStreamer,
+    CausalCRNNStreamer,
+    CausalTCNStreamer,
+    RecurrentStreamer,
+)
 from suite.streaming.window import SlidingWindow
 
 #: Exact streamers by model class, and when each applies (a TCN or CRNN only when causal).
@@ -21,6 +28,7 @@ _EXACT: list[tuple[type[nn.Module], Callable[[nn.Module], bool], Callable[[nn.Mo
     (TCN, lambda m: m.causal, CausalTCNStreamer),
     (CRNN, lambda m: m.causal, CausalCRNNStreamer),
     (CNN1d, lambda m: m.causal, CausalCNN1dStreamer),
+    (AttentionRNN, lambda m: m.causal, CausalAttentionStreamer),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Exact streamers: the recurrent families and the causal TCN, CRNN and 1-D CNN.
+"""Exact streamers: the recurrent families and the causal TCN, CRNN, 1-D CNN and attention model.
 
 Each keeps what the full model would have computed for the frames heard so far, and
 the *sum* of the per-frame features the model averages over time (with their count),
@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from suite.models.attention import AttentionRNN
 from suite.models.cnn1d import CNN1d
 from suite.models.crnn import CRNN
 from suite.models.recurrent import RecurrentClassifier
@@ -202,3 +203,43 @@ class CausalCNN1dStreamer(Streamer):
             new |= _pooled(state, value)
             return self.model.classifier.fc(_mean(new)), new
         return self.model.classifier.fc((state["sum"] + value) / (state["count"] + 1)), new
+
+
+class CausalAttentionStreamer(Streamer):
+    """Causal attention model: one LSTM step per frame, the last ``context`` encodings kept for the attention.
+
+    The convolutions run along frequency only, so each frame is convolved alone. The
+    newest frame's encoding is the query over the kept encodings (all of them until
+    ``context`` frames have been heard). State bytes: ``2 * layers * 2H`` for the LSTM,
+    ``context * 2H`` for the encodings, a counter.
+    """
+
+    mode = "state"
+
+    def __init__(self, model: AttentionRNN) -> None:
+        if not model.causal:
+            raise ValueError("the attention model's bidirectional LSTM needs the future: stream attention_causal")
+        self.model, self.lstm = model, model.lstm
+        self.hop_shape = (model.lstm.input_size,)
+        self.receptive_field_frames = None  # the LSTM state carries the whole past
+
+    def initial_state(self, batch: int) -> State:
+        lstm, size = self.lstm, self.lstm.hidden_size
+        zeros = torch.zeros(lstm.num_layers, batch, size)
+        return {
+            "h": zeros,
+            "c": zeros.clone(),
+            "encodings": torch.zeros(batch, self.model.context, size),
+            "count": torch.zeros((), dtype=torch.int64),
+        }
+
+    def step(self, hop: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        frame = self.model.conv(hop[:, None, :, None])[:, 0, :, 0]  # (B, F): along frequency only
+        output, (h, c) = self.lstm(frame.unsqueeze(1), (state["h"], state["c"]))  # (B, 1, 2H)
+        encodings = torch.cat([state["encodings"][:, 1:], output], dim=1)  # the last `context`, oldest first
+        count = torch.clamp(state["count"] + 1, max=self.model.context)
+        kept = encodings[:, encodings.shape[1] - int(count) :]  # (B, heard, 2H)
+        query = self.model.query(output)  # (B, 1, 2H)
+        weights = torch.softmax(torch.bmm(query, kept.transpose(1, 2)), dim=-1)
+        logits = self.model.head(torch.bmm(weights, kept).squeeze(1))
+        return logits, {"h": h, "c": c, "encodings": encodings, "count": count}
