@@ -16,7 +16,7 @@ from tests.helpers import spec_for
 #: A short clip keeps the window and the models small; every family builds on it.
 SPEC = InputSpec(sample_rate=8000, clip_seconds=0.3)
 EVERY_MODEL = list_models(variants=True)
-EXACT = {"rnn", "lstm", "gru", "tcn_causal", "crnn_causal", "cnn1d_causal", "attention_causal"}
+EXACT = {"rnn", "lstm", "gru", "tcn_causal", "crnn_causal", "cnn1d_causal", "attention_causal", "transformer_causal"}
 
 
 def _model(name: str) -> tuple[nn.Module, InputSpec]:
@@ -51,16 +51,30 @@ def test_streaming_gives_the_full_models_output_on_every_prefix(name: str, frame
             assert torch.allclose(streamed[:, length - 1], full, atol=1e-5), (name, frames, length)
 
 
-@pytest.mark.parametrize("name", ["tcn_causal", "crnn_causal", "cnn1d_causal", "tcn", "crnn", "cnn1d"])
+def _token_outputs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The transformer's patch tokens after its last block, ``(B, D, N)`` (the class token left out)."""
+    seen: list[torch.Tensor] = []
+    handle = model.blocks[-1].register_forward_hook(lambda module, args, out: seen.append(out))
+    model(x)
+    handle.remove()
+    tokens = -(-x.shape[2] // model.patch_frames)  # ceil(T / p)
+    return seen[0][:, -tokens:].transpose(1, 2)
+
+
+@pytest.mark.parametrize(
+    "name", ["tcn_causal", "crnn_causal", "cnn1d_causal", "transformer_causal", "tcn", "crnn", "cnn1d", "transformer"]
+)
 def test_a_causal_variant_never_sees_the_future_and_its_base_family_does(name: str) -> None:
     model, spec = _model(name)
-    x = torch.randn(1, spec.shape[0], 30, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(1, *spec.shape, generator=torch.Generator().manual_seed(0))  # the clip: the transformer needs its length
     changed = x.clone()
     changed[..., 21:] += 1.0  # every frame from 21 on
     if name.startswith("tcn"):  # per-frame features; frame 20 is the last unchanged one
         features, heard = (lambda v: model.blocks(model.stem(v))), 21
     elif name.startswith("cnn1d"):  # the first block's convolution, per frame
         features, heard = (lambda v: model.features[0](v)), 21
+    elif name.startswith("transformer"):  # tokens of two frames: token 10 holds frames 20 and 21
+        features, heard = (lambda v: _token_outputs(model, v)), 10
     else:  # convolution columns, one every 2 frames: column 10 ends at frame 20 (causal) or 21 ("same" padding)
         features, heard = (lambda v: model.conv(v.unsqueeze(1))), 11
     with torch.inference_mode():
@@ -86,6 +100,25 @@ def test_a_sliding_window_is_the_model_on_the_last_clip_length_of_the_stream(nam
     assert state_bytes(streamer.initial_state(1)) == 4 * torch.Size(spec.shape).numel()  # the window, float32
 
 
+@pytest.mark.parametrize("context", [1, 3])
+def test_a_causal_transformer_forgets_what_lies_past_its_receptive_field(context: int) -> None:
+    spec = spec_for("transformer_causal", SPEC)
+    model = create_model("transformer_causal", 5, spec, context=context).eval()
+    streamer = streamer_for(model, spec)
+    window = streamer.receptive_field_frames  # 2 * (depth * (context - 1) + 1) frames
+    assert window == 2 * (len(model.blocks) * (context - 1) + 1)
+    x = torch.randn(1, spec.shape[0], window + 8, generator=torch.Generator().manual_seed(0))
+    streamed = run_stream(streamer, x.transpose(1, 2))
+    outside, inside = x.clone(), x.clone()
+    outside[..., :8] += 1.0  # frames before the last token's receptive field
+    inside[..., 8] += 1.0  # its first frame
+    with torch.inference_mode():
+        last = [_token_outputs(model, v)[..., -1] for v in (x, outside, inside)]
+        for length in range(1, x.shape[2] + 1):  # every prefix, the caches rolling over
+            assert torch.allclose(streamed[:, length - 1], model(x[..., :length]), atol=1e-5), (context, length)
+    assert torch.equal(last[0], last[1]) and not torch.allclose(last[0], last[2])
+
+
 def test_state_bytes_follow_the_formulas() -> None:
     gru, spec = _model("gru")
     hidden, layers = gru.rnn.hidden_size, gru.rnn.num_layers
@@ -99,6 +132,10 @@ def test_state_bytes_follow_the_formulas() -> None:
     streamer = streamer_for(tcn, spec)
     assert streamer.receptive_field_frames == 1 + 2 * (2**depth - 1)  # kernel 3: (k - 1) * sum of dilations
     assert state_bytes(streamer.initial_state(1)) == 4 * (width * 2 * (2**depth - 1) + width) + counter
+    transformer, spec = _model("transformer_causal")
+    width, depth, kept = transformer.fc.in_features, len(transformer.blocks), transformer.context - 1
+    caches, pending = 2 * depth * kept * width, spec.shape[0]  # keys and values per block; one frame of a 2-frame patch
+    assert state_bytes(streamer_for(transformer, spec).initial_state(1)) == 4 * (caches + pending + width) + 3 * counter
 
 
 @pytest.mark.parametrize("spec", [InputSpec(), InputSpec(sample_rate=8000), InputSpec(feature="mfcc", n_mfcc=13)])

@@ -84,11 +84,12 @@ class MultiHeadSelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` ``(B, L, D)`` and an optional additive score bias ``(heads, L, L)`` (``-inf`` masks a pair) to ``(B, L, D)``."""
         batch, length, dim = x.shape
         # (B, L, 3D) -> (3, B, heads, L, D / heads)
         qkv = self.qkv(x).reshape(batch, length, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # (B, heads, L, D / heads)
+        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=bias)  # (B, heads, L, D / heads)
         return self.proj(out.transpose(1, 2).reshape(batch, length, dim))  # (B, L, D)
 
 

@@ -21,9 +21,25 @@ class TransformerBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(mlp_ratio * dim, dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x))
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), bias)
         return x + self.mlp(self.norm2(x))
+
+
+def alibi_slopes(num_heads: int) -> torch.Tensor:
+    """ALiBi's slope per head (Press et al. 2022, arXiv:2108.12409): ``2^(-8 h / n)`` for ``h = 1 .. n``."""
+    return torch.tensor([2.0 ** (-8.0 * head / num_heads) for head in range(1, num_heads + 1)])
+
+
+def windowed_alibi(slopes: torch.Tensor, distances: torch.Tensor, context: int) -> torch.Tensor:
+    """The additive attention bias ``(heads, L, S)`` from query-minus-key token distances ``(L, S)``.
+
+    A key ``d`` tokens back costs ``slope * d``; a key in the future or ``context`` or more
+    tokens back is masked (``-inf``). The bias depends on distances only, so a clip of any
+    length (or an endless stream) is scored as the training clips were.
+    """
+    bias = -slopes[:, None, None] * distances.to(slopes.dtype)
+    return bias.masked_fill((distances < 0) | (distances >= context), float("-inf"))
 
 
 class KeywordTransformer(nn.Module):
@@ -44,8 +60,16 @@ class KeywordTransformer(nn.Module):
         mlp_ratio (int): Hidden width of the MLP as a multiple of ``D``. (Default: ``4``)
         patch_frames (int): Frames per token. (Default: ``2``)
         dropout (float): Dropout in the MLP. (Default: ``0.1``)
+        causal (bool): No class token and no position embeddings: each token attends to
+            itself and the ``context - 1`` tokens before it, with ALiBi's distance penalty
+            (:func:`windowed_alibi`) for position, and the logits come from the mean of the
+            token outputs. No output depends on a later frame, so the model streams with a
+            cache of ``context - 1`` keys and values per block. (Default: ``False``)
+        context (int): Tokens a causal token attends over, itself included. (Default: ``16``,
+            32 frames at two frames per token)
 
-    Shapes: ``(B, F, T) -> (B, N + 1, D) -> (B, n_classes)`` with ``N = ceil(T / patch_frames)``.
+    Shapes: ``(B, F, T) -> (B, N + 1, D) -> (B, n_classes)`` with ``N = ceil(T / patch_frames)``
+    (``(B, N, D)`` when causal).
     """
 
     def __init__(
@@ -58,15 +82,20 @@ class KeywordTransformer(nn.Module):
         mlp_ratio: int = 4,
         patch_frames: int = 2,
         dropout: float = 0.1,
+        causal: bool = False,
+        context: int = 16,
     ) -> None:
         super().__init__()
         n_features, n_frames = input_spec.shape
-        self.patch_frames = patch_frames
+        self.patch_frames, self.causal, self.context = patch_frames, causal, context
         n_tokens = -(-n_frames // patch_frames)
         self.embed = nn.Linear(n_features * patch_frames, width)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
-        self.pos_embed = nn.Parameter(torch.randn(1, n_tokens + 1, width) * 0.02)
-        self.blocks = nn.Sequential(*(TransformerBlock(width, num_heads, mlp_ratio, dropout) for _ in range(depth)))
+        if causal:  # position comes from the attention bias; persistent=False keeps it out of checkpoints
+            self.register_buffer("slopes", alibi_slopes(num_heads), persistent=False)
+        else:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
+            self.pos_embed = nn.Parameter(torch.randn(1, n_tokens + 1, width) * 0.02)
+        self.blocks = nn.ModuleList(TransformerBlock(width, num_heads, mlp_ratio, dropout) for _ in range(depth))
         self.norm = nn.LayerNorm(width)
         self.fc = nn.Linear(width, n_classes)
 
@@ -74,8 +103,17 @@ class KeywordTransformer(nn.Module):
         batch, n_features, n_frames = x.shape
         x = F.pad(x, (0, -n_frames % self.patch_frames))  # (B, F, N * p)
         patches = x.reshape(batch, n_features, -1, self.patch_frames).permute(0, 2, 1, 3).flatten(2)  # (B, N, F * p)
-        tokens = torch.cat([self.cls_token.expand(batch, -1, -1), self.embed(patches)], dim=1) + self.pos_embed
-        return self.fc(self.norm(self.blocks(tokens)[:, 0]))  # (B, N + 1, D) -> (B, D) -> (B, n_classes)
+        tokens = self.embed(patches)  # (B, N, D)
+        bias = None
+        if self.causal:
+            positions = torch.arange(tokens.shape[1], device=x.device)
+            bias = windowed_alibi(self.slopes, positions[:, None] - positions[None, :], self.context)  # (heads, N, N)
+        else:
+            tokens = torch.cat([self.cls_token.expand(batch, -1, -1), tokens], dim=1) + self.pos_embed  # (B, N + 1, D)
+        for block in self.blocks:
+            tokens = block(tokens, bias)
+        pooled = self.norm(tokens).mean(dim=1) if self.causal else self.norm(tokens[:, 0])  # (B, D)
+        return self.fc(pooled)  # (B, n_classes)
 
 
 @register_model(
@@ -86,3 +124,14 @@ class KeywordTransformer(nn.Module):
 )
 def transformer(n_classes: int, input_spec: InputSpec, width: int, **overrides: object) -> KeywordTransformer:
     return KeywordTransformer(n_classes, input_spec, width, **overrides)  # type: ignore[arg-type]
+
+
+@register_model(
+    "transformer_causal",
+    summary="the transformer made causal: each token attends over a bounded past with ALiBi, mean of the tokens",
+    reference="Berg et al. 2021, made causal here with Press et al. 2022 (ALiBi); no published causal form",
+    default_width=64,
+    variant_of="transformer",
+)
+def transformer_causal(n_classes: int, input_spec: InputSpec, width: int, **overrides: object) -> KeywordTransformer:
+    return KeywordTransformer(n_classes, input_spec, width, causal=True, **overrides)  # type: ignore[arg-type]

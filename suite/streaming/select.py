@@ -12,23 +12,26 @@ from suite.models.cnn1d import CNN1d
 from suite.models.crnn import CRNN
 from suite.models.recurrent import RecurrentClassifier
 from suite.models.tcn import TCN
+from suite.models.transformer import KeywordTransformer
 from suite.streaming.base import Streamer
 from suite.streaming.stateful import (
     CausalAttentionStreamer,
     CausalCNN1dStreamer,
     CausalCRNNStreamer,
     CausalTCNStreamer,
+    CausalTransformerStreamer,
     RecurrentStreamer,
 )
 from suite.streaming.window import SlidingWindow
 
-#: Exact streamers by model class, and when each applies (a TCN or CRNN only when causal).
+#: Exact streamers by model class, and when each applies (the convolutional and attention families only when causal).
 _EXACT: list[tuple[type[nn.Module], Callable[[nn.Module], bool], Callable[[nn.Module], Streamer]]] = [
     (RecurrentClassifier, lambda m: not m.rnn.bidirectional, RecurrentStreamer),
     (TCN, lambda m: m.causal, CausalTCNStreamer),
     (CRNN, lambda m: m.causal, CausalCRNNStreamer),
     (CNN1d, lambda m: m.causal, CausalCNN1dStreamer),
     (AttentionRNN, lambda m: m.causal, CausalAttentionStreamer),
+    (KeywordTransformer, lambda m: m.causal, CausalTransformerStreamer),
 ]
 
 

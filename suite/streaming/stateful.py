@@ -1,4 +1,4 @@
-"""Exact streamers: the recurrent families and the causal TCN, CRNN, 1-D CNN and attention model.
+"""Exact streamers: the recurrent families and the causal TCN, CRNN, 1-D CNN, attention model and transformer.
 
 Each keeps what the full model would have computed for the frames heard so far, and
 the *sum* of the per-frame features the model averages over time (with their count),
@@ -16,6 +16,7 @@ from suite.models.cnn1d import CNN1d
 from suite.models.crnn import CRNN
 from suite.models.recurrent import RecurrentClassifier
 from suite.models.tcn import TCN
+from suite.models.transformer import KeywordTransformer, windowed_alibi
 from suite.streaming.base import State, Streamer
 
 
@@ -243,3 +244,72 @@ class CausalAttentionStreamer(Streamer):
         weights = torch.softmax(torch.bmm(query, kept.transpose(1, 2)), dim=-1)
         logits = self.model.head(torch.bmm(weights, kept).squeeze(1))
         return logits, {"h": h, "c": c, "encodings": encodings, "count": count}
+
+
+class CausalTransformerStreamer(Streamer):
+    """Causal transformer: a token every ``patch_frames`` hops, and per block the keys and values of the last ``context - 1``.
+
+    The hop that completes a patch makes a token; in each block it attends (with the
+    ALiBi bias of :func:`~suite.models.transformer.windowed_alibi`) over the cached keys
+    and values and its own, then leaves its keys and values in the cache, and its output
+    joins the running sum the logits are taken from. A hop inside a patch makes a
+    *provisional* token from the frames so far padded with zeros (as the full model pads a
+    clip that ends inside a patch): it gives this hop's logits and is never stored, so the
+    output after every hop equals the full model's. Receptive field
+    ``patch_frames * (depth * (context - 1) + 1)`` frames; state bytes
+    ``2 * depth * (context - 1) * D`` for the caches, ``F * (patch_frames - 1)`` pending
+    frames, the ``D`` running sum, counters.
+    """
+
+    mode = "state"
+
+    def __init__(self, model: KeywordTransformer) -> None:
+        if not model.causal:
+            raise ValueError("the transformer's class token attends over the whole clip: stream transformer_causal")
+        self.model, self.patch = model, model.patch_frames
+        self.hop_shape = (model.embed.in_features // self.patch,)
+        self.heads = model.blocks[0].attn.num_heads
+        self.kept = model.context - 1  # cached tokens per block
+        self.period = self.patch  # the work per hop is the same; the cache moves on every patch_frames-th hop
+        self.receptive_field_frames = self.patch * (len(model.blocks) * self.kept + 1)
+
+    def initial_state(self, batch: int) -> State:
+        width = self.model.fc.in_features
+        cache = torch.zeros(batch, self.heads, self.kept, width // self.heads)
+        state: State = {
+            "pending": torch.zeros(batch, self.hop_shape[0], self.patch - 1),
+            "frame": torch.zeros((), dtype=torch.int64),
+            "cached": torch.zeros((), dtype=torch.int64),
+            "sum": torch.zeros(batch, width),
+            "count": torch.zeros((), dtype=torch.int64),
+        }
+        for index in range(len(self.model.blocks)):
+            state[f"keys{index}"], state[f"values{index}"] = cache, cache.clone()
+        return state
+
+    def step(self, hop: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        place = int(state["frame"]) % self.patch  # this hop's place in its patch
+        complete = place == self.patch - 1
+        frames = torch.cat([state["pending"][..., :place], hop.unsqueeze(2)], dim=2)  # (B, F, place + 1)
+        x = self.model.embed(F.pad(frames, (0, self.patch - 1 - place)).flatten(1)).unsqueeze(1)  # (B, 1, D)
+        cached = int(state["cached"])
+        bias = windowed_alibi(self.model.slopes, torch.arange(cached, -1, -1)[None, :], self.model.context)  # (heads, 1, S)
+        new: State = {"frame": state["frame"] + 1, "cached": torch.clamp(state["cached"] + int(complete), max=self.kept)}
+        new["pending"] = state["pending"] if complete else torch.cat([frames, state["pending"][..., place + 1 :]], dim=2)
+        batch, _, width = x.shape
+        for index, block in enumerate(self.model.blocks):
+            shape = (batch, 1, 3, self.heads, width // self.heads)
+            query, key, value = block.attn.qkv(block.norm1(x)).reshape(shape).permute(2, 0, 3, 1, 4)  # (B, heads, 1, d)
+            keys = torch.cat([state[f"keys{index}"][:, :, self.kept - cached :], key], dim=2)  # (B, heads, S, d)
+            values = torch.cat([state[f"values{index}"][:, :, self.kept - cached :], value], dim=2)
+            out = F.scaled_dot_product_attention(query, keys, values, attn_mask=bias)  # (B, heads, 1, d)
+            x = x + block.attn.proj(out.transpose(1, 2).reshape(batch, 1, width))
+            x = x + block.mlp(block.norm2(x))
+            if complete:  # the token is final: its keys and values join the cache, the oldest leaves
+                new[f"keys{index}"] = torch.cat([state[f"keys{index}"], key], dim=2)[:, :, 1:]
+                new[f"values{index}"] = torch.cat([state[f"values{index}"], value], dim=2)[:, :, 1:]
+        token = self.model.norm(x[:, 0])  # (B, D)
+        if complete:
+            pooled = _pooled(state, token)
+            return self.model.fc(_mean(pooled)), state | new | pooled
+        return self.model.fc((state["sum"] + token) / (state["count"] + 1)), state | new
