@@ -40,6 +40,7 @@ def test_list_models_json(capsys: pytest.CaptureFixture[str]) -> None:
         "tcn_causal": "tcn",
         "crnn_causal": "crnn",
         "attention_causal": "attention",
+        "transformer_causal": "transformer",
     }
 
 

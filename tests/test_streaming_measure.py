@@ -59,17 +59,19 @@ def test_profile_streaming_prints_every_figure(capsys: pytest.CaptureFixture[str
     assert table.loc[0, STREAM_MODE] == "state" and math.isinf(table.loc[0, STREAM_RECEPTIVE_FIELD_MS])
 
 
-@pytest.mark.parametrize("name", ["tcn_causal", "crnn_causal", "cnn1d_causal", "attention_causal"])
+@pytest.mark.parametrize("name", ["tcn_causal", "crnn_causal", "cnn1d_causal", "attention_causal", "transformer_causal"])
 def test_a_causal_variant_is_matched_to_a_budget_like_its_family(name: str) -> None:
     base = get_family(name).variant_of
     assert base is not None
     budget = Budget.parse(PARAMS, "100k")
     variant, family = (build_matched(n, InputSpec(), budget, 10, seed=0) for n in (name, base))
     assert variant.match.status == "ok" and abs(variant.budget_error) <= 0.05
-    if name != "attention_causal":  # padding has no weights: the same width and parameters as the family
-        assert (variant.match.width, variant.params) == (family.match.width, family.params)
-    else:  # one LSTM direction of 2H units has more weights than two of H: a narrower model
+    if name == "attention_causal":  # one LSTM direction of 2H units has more weights than two of H: a narrower model
         assert variant.match.width < family.match.width
+    elif name == "transformer_causal":  # no class token or position embeddings: fewer weights at the same width
+        assert variant.match.width == family.match.width and variant.params < family.params
+    else:  # padding has no weights: the same width and parameters as the family
+        assert (variant.match.width, variant.params) == (family.match.width, family.params)
 
 
 def test_a_periodic_streamers_timing_is_per_hop() -> None:
