@@ -1,6 +1,6 @@
 """Streaming a clip frame by frame against recomputing a clip-long window at every hop, side by side.
 
-Run: ``python benchmarks/bench_streaming.py [--budget 100k] [--models rnn,lstm,gru,tcn_causal,crnn_causal]``.
+Run: ``python benchmarks/bench_streaming.py [--budget 100k] [--models rnn,gru]`` (default: every family that streams exactly).
 For each family that streams exactly, at the budget on the default input (16 kHz, 1 s,
 40 log-mel bins x 101 frames), one process and one thread, batch 1, model only (the
 front end costs the same per hop either way):
@@ -35,6 +35,17 @@ from suite.models import resolve_model_names
 from suite.streaming import run_stream, streamer_for
 
 ROUNDS = 5
+#: The families with an exact streamer (``tests/test_streaming.py`` checks the same set).
+EXACT_STREAMERS = (
+    "rnn",
+    "lstm",
+    "gru",
+    "tcn_causal",
+    "crnn_causal",
+    "cnn1d_causal",
+    "attention_causal",
+    "transformer_causal",
+)
 
 
 def _clip_ms(fn: object, seconds: float) -> float:
@@ -75,25 +86,25 @@ def _compare(model: torch.nn.Module, spec: InputSpec, min_run_time: float) -> tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", default="100k")
-    parser.add_argument("--models", default="rnn,lstm,gru,tcn_causal,crnn_causal")
+    parser.add_argument("--models", default=",".join(EXACT_STREAMERS))
     parser.add_argument("--min-run-time", type=float, default=0.5, help="seconds of blocks per round and side")
     args = parser.parse_args()
     torch.set_num_threads(1)
     spec = InputSpec()
     print(f"torch {torch.__version__}, 1 thread, {os.cpu_count()} CPUs; {spec.describe()}, params={args.budget}, batch 1")
     print(
-        f"{'family':12s} {'mode':>6s} {'stream ms/clip':>15s} {'recompute ms/clip':>18s} {'ratio':>7s} "
+        f"{'family':18s} {'mode':>6s} {'stream ms/clip':>15s} {'recompute ms/clip':>18s} {'ratio':>7s} "
         f"{'as built':>9s} {'ratio':>7s}  per hop: stream, window"
     )
     for name in resolve_model_names(args.models):
         built = build_matched(name, spec, Budget.parse("params", args.budget), 10, seed=0)
         if built.model is None:
-            print(f"{name:12s} budget not reachable: {built.match.reason}")
+            print(f"{name:18s} budget not reachable: {built.match.reason}")
             continue
         mode, streamed, recomputed, unfused = _compare(built.model.eval(), spec, args.min_run_time)
         per_hop = f"{streamed / spec.n_frames:.3f} ms, {recomputed / spec.n_frames:.3f} ms"
         ratios = f"{recomputed / streamed:6.1f}x {unfused:9.2f} {unfused / streamed:6.1f}x"
-        print(f"{name:12s} {mode:>6s} {streamed:15.2f} {recomputed:18.2f} {ratios}  {per_hop}", flush=True)
+        print(f"{name:18s} {mode:>6s} {streamed:15.2f} {recomputed:18.2f} {ratios}  {per_hop}", flush=True)
 
 
 if __name__ == "__main__":
