@@ -41,7 +41,7 @@ def _repository(tmp_path: Path) -> Path:
     settings = TINY | {"name": "tiny"}
     (tmp_path / "configs" / "reference").mkdir(parents=True)
     (tmp_path / "configs" / "reference" / "tiny.yaml").write_text(json.dumps(settings))
-    (tmp_path / "README.md").write_text(f"# Project\n\n## Reference results\n\n{BEGIN}\nold\n{END}\n\n## After\n")
+    (tmp_path / "README.md").write_text(f"# Project\n\n## Reference results\n\n{BEGIN}\nSTALE BOARD\n{END}\n\n## After\n")
     run_config(parse_config(settings), out=tmp_path / RESULTS / "tiny", cache_dir=tmp_path / "cache", progress=False)
     return tmp_path
 
@@ -53,7 +53,7 @@ def test_report_writes_each_report_the_index_and_the_readme_block(tmp_path: Path
     readme = (root / "README.md").read_text()
     assert written.reports == [root / "reports" / "reference" / "tiny"] and readme.endswith("## After\n")
     block = readme_block(readme)
-    assert "old" not in block and "complete" in block and "[Full report](reports/reference/tiny/README.md)" in block
+    assert "STALE BOARD" not in block and "complete" in block and "[Full report](reports/reference/tiny/README.md)" in block
     for _, row in summary.iterrows():
         assert f"| `{row['model']}` | {numbers.percent(row['accuracy_mean'], row['accuracy_std'])} | 1 of 1 |" in block
     index = (root / "reports" / "reference" / "README.md").read_text()
