@@ -33,7 +33,6 @@ BEGIN = "<!-- reference leaderboard: begin (written by `suite reference report`;
 END = "<!-- reference leaderboard: end -->"
 #: Boards in reading order; a config not named here follows, by name.
 ORDER = ("fsdd-25k", "fsdd-100k", "fsdd-speakers-100k", "esc10-100k")
-_TOP = 14  # rows per board: every family of the zoo
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,9 @@ def describe(board: Board) -> str:
     data = first.get("dataset") or {}
     row = board.summary.iloc[0]
     seeds = ", ".join(str(s) for s in config.get("seeds", [])) or "?"
-    machines = ", ".join(dict.fromkeys(machine_label(m) for m in board.manifests)) or "unknown machine"
+    labels = [c.get("machine") for m in board.manifests for c in m.get("machines") or []]  # who wrote trials
+    labels = labels or [machine_label(m) for m in board.manifests]  # a run still going has no list yet
+    machines = ", ".join(dict.fromkeys(str(label) for label in labels)) or "unknown machine"
     epochs = (config.get("training") or {}).get("epochs", "?")
     budget = f"{numbers.compact_count(float(row['budget']))} {row['budget_kind']}"
     return (
@@ -127,7 +128,10 @@ def table(board: Board) -> str:
     """The board as a GitHub pipe table: rank, model, accuracy ± spread, params, MACs, latency, int8 drop, per hop."""
     header = ["rank", "model", "accuracy", "trials", "params", "MACs", "latency", "int8 drop", "per hop"]
     lines = ["| " + " | ".join(header) + " |", "| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for _, row in board.ranked.head(_TOP).iterrows():
+    first = board.manifests[0] if board.manifests else {}
+    folds = len((first.get("dataset") or {}).get("folds") or {}) or 1
+    planned = len((first.get("config") or {}).get("seeds") or []) * folds  # trials per model when complete
+    for _, row in board.ranked.iterrows():
         rank = numbers.MISSING if numbers.missing(row["rank"]) else str(int(row["rank"]))
         accuracy = numbers.percent(row.get("accuracy_mean"), row.get("accuracy_std"))
         hop = _cell(row, "stream_frame_ms", numbers.milliseconds)
@@ -137,7 +141,7 @@ def table(board: Board) -> str:
             rank,
             f"`{row['model']}`",
             accuracy,
-            f"{int(row['n_ok'])} of {int(row['n_trials'])}",
+            f"{int(row['n_ok'])} of {max(planned, int(row['n_trials']))}",
             _cell(row, "params", numbers.count),
             _cell(row, "macs", numbers.count),
             _cell(row, "latency_ms", numbers.milliseconds),
