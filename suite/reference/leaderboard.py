@@ -113,8 +113,9 @@ def describe(board: Board) -> str:
     machines = ", ".join(dict.fromkeys(str(label) for label in labels)) or "unknown machine"
     epochs = (config.get("training") or {}).get("epochs", "?")
     budget = f"{numbers.compact_count(float(row['budget']))} {row['budget_kind']}"
+    version = "v" + str(data.get("version", "?")).removeprefix("v")
     return (
-        f"- {data.get('name', row['dataset'])} v{data.get('version', '?')}, protocol `{row['protocol']}`; {budget}; "
+        f"- {data.get('name', row['dataset'])} {version}, protocol `{row['protocol']}`; {budget}; "
         f"seeds {seeds}; up to {epochs} epochs. Status: {_status(board)}.\n"
         f"- Measured on {machines}; {_software(board)}."
     )
