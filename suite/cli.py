@@ -49,6 +49,7 @@ from suite.metrics import (
     STREAMING,
     THROUGHPUT,
 )
+from suite.reference.cli import add_reference_parser
 
 DEFAULT_CONFIG = "configs/default.yaml"
 #: Exit codes (see the module docstring).
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--fail-on", help="thresholds a step must cross to be marked, as for compare (default: theirs)")
     history.add_argument("--out", help="write the table (.md or .csv) and a plot per model beside it")
     history.set_defaults(handler=_history)
+    add_reference_parser(commands, common)
     for command in commands.choices.values():
         command.epilog = EXIT_CODES
     return parser

@@ -4,8 +4,10 @@ A run is resumed by naming its folder (``--resume RUN_DIR``), by ``--resume`` al
 latest run of the same config under ``--out``; a new run when there is none, so the
 same command can be repeated until a run is complete) or by giving the run folder
 itself as ``--out``. The folder must hold trials of the same config (the description
-and ``trial_timeout`` may change), over the same data, written in the current results
-format; anything else is refused in one line rather than mixed in.
+and ``trial_timeout`` may change), over the same data (the same files, labels and
+splits, and the same bytes in each file: modification times may differ, as in a fresh
+clone), written in the current results format; anything else is refused in one line
+rather than mixed in.
 """
 
 from __future__ import annotations
@@ -104,11 +106,19 @@ def check_resumable(folder: Path, manifest: dict[str, Any], config: RunConfig, d
             f"cannot resume {folder}: it holds trials of a different config ({difference}); "
             "resume it with its own config, or start a new run (leave out --resume)"
         )
-    old_digest = (manifest.get("dataset") or {}).get("digest")
+    stored_data = manifest.get("dataset") or {}
+    old_digest = stored_data.get("digest")
     if old_digest and old_digest != description.get("digest"):
         raise SuiteError(
             f"cannot resume {folder}: the data set changed since it started (content digest {old_digest[:12]} there, "
             f"{str(description.get('digest'))[:12]} now); start a new run"
+        )
+    # The files' bytes, not their times: a fresh clone resumes, a file rewritten at the same size does not.
+    old_files = stored_data.get("files_sha256")
+    if old_files and old_files != description.get("files_sha256"):
+        raise SuiteError(
+            f"cannot resume {folder}: the bytes of the data files differ from those it started on (sha256 {old_files[:12]} "
+            f"there, {str(description.get('files_sha256'))[:12]} now); point --data-root at the same data, or start a new run"
         )
 
 

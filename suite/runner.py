@@ -38,6 +38,7 @@ from suite.metrics import ACCURACY
 from suite.models import get_family
 from suite.progress import progress as show_progress
 from suite.results import RESULTS_FORMAT, ResultsWriteError, RunWriter, describe_rejected, new_run_dir, rejected_path
+from suite.results.manifest import contributors
 from suite.resume import ResumePlan, plan_resume
 
 __all__ = [
@@ -113,18 +114,20 @@ def _check_folders(out: Path, resume: str | Path | bool | None, cache_dir: Path 
 
 
 def expand_trials(config: RunConfig) -> list[Trial]:
-    """Every (budget, model, seed, protocol) combination of the config, in that nesting order.
+    """Every (budget, seed, model, protocol) combination of the config, in that nesting order.
 
-    The folds of a cross-validation are innermost, so a model's cross-validated figure
-    is complete as early as possible in a long run.
+    Seeds are outside the models, so a long run stopped part-way (or committed between
+    sittings) has every family at the first seed before any at the second; the folds of
+    a cross-validation are innermost, so a model's cross-validated figure is complete as
+    early as possible.
     """
     budgets = [section.budget() for section in config.budgets]
     protocols = config.dataset.evaluation().protocols
     return [
         Trial(model, budget, seed, protocol)
         for budget in budgets
-        for model in config.models  # type: ignore[union-attr]
         for seed in config.seeds
+        for model in config.models  # type: ignore[union-attr]
         for protocol in protocols
     ]
 
@@ -306,6 +309,7 @@ class _Run:
             }
         manifest = self.plan.manifest
         resumed = {"at": now, "executor": self.runner.describe(), "trials_left": todo, "retry_failed": self.plan.retry_failed}
+        resumed["environment"] = environment()  # a run resumed on another machine or commit says so
         if self.plan.rejected:
             resumed["rejected_lines"] = {"count": len(self.plan.rejected), "moved_to": rejected_path(self.writer.run_dir).name}
         manifest |= {"status": "running", "ended": None, "resumed": [*manifest.get("resumed", []), resumed]}
@@ -340,7 +344,7 @@ class _Run:
                 writer.add_trial(record)
                 bar.update()
                 bar.write(_trial_line(len(writer.records), total, task.trial, record))
-                manifest["features"] = features | runner.feature_summary()
+                manifest |= {"features": features | runner.feature_summary(), "machines": contributors(writer.records)}
         except SuiteError as error:
             _end(writer, manifest, "failed", error=str(error))
             raise
@@ -359,6 +363,7 @@ class _Run:
             "status": "complete",
             "ended": datetime.now(UTC).isoformat(),
             "features": features | runner.feature_summary(),
+            "machines": contributors(writer.records),
         }
         writer.write_manifest(manifest)
 

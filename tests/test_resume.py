@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,12 +16,14 @@ import pytest
 
 from suite.cli import main
 from suite.config import parse_config
+from suite.data import get_dataset
 from suite.errors import SuiteError
 from suite.results import RunWriter
 from suite.results.load import load_results
 from suite.runner import run_config
 from tests.faulty_models import faulty_models
 from tests.helpers import TINY
+from tests.helpers_audio import write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,9 +83,11 @@ def test_sigkill_midway_then_resume_does_every_trial_once(tmp_path: Path, capsys
     table = pd.read_csv(run_dir / "results.csv", dtype={"trial_id": str})
     assert len(table) == 6 and table["trial_id"].is_unique and set(table["trial_id"]) == set(ids)
     assert (table["status"] == "ok").all()
-    assert table["model"].tolist() == ["mlp", "mlp", "sleepy", "sleepy", "cnn1d", "cnn1d"]  # planned order
+    assert table["model"].tolist() == ["mlp", "sleepy", "cnn1d"] * 2  # planned order: every family at seed 0 first
+    assert table["seed"].tolist() == [0, 0, 0, 1, 1, 1]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete" and len(manifest["resumed"]) == 1
+    assert [machine["trials"] for machine in manifest["machines"]] == [6]  # both processes ran on this host
     assert not list(run_dir.glob(".*.part"))  # a rename the kill interrupted leaves nothing behind
 
     with faulty_models():
@@ -145,3 +150,37 @@ def test_a_folder_in_use_is_refused(tmp_path: Path) -> None:
             run_config(config, out=tmp_path, cache_dir=tmp_path / "c", progress=False, resume=run_dir, retry_failed=True)
     finally:
         holder.close()
+
+
+def _recordings(root: Path) -> None:
+    """Ten short recordings and their CSV under ``root``/mine."""
+    rows = []
+    for split, count in (("train", 6), ("validation", 2), ("test", 2)):
+        for index in range(count):
+            path = write_wav(root / "mine" / f"{split}{index}.wav", 0.3, 8000, seed=index)
+            rows.append({"path": path.name, "label": "ab"[index % 2], "split": split})
+    pd.DataFrame(rows).to_csv(root / "mine" / "all.csv", index=False)
+
+
+def test_resume_takes_a_fresh_copy_of_the_data_and_refuses_changed_bytes(tmp_path: Path) -> None:
+    _recordings(tmp_path / "here")
+    dataset = {"name": "manifest", "options": {"folder": "mine", "file": "all.csv", "sample_rate": 8000}}
+    config = parse_config(TINY | {"models": ["mlp"], "dataset": dataset, "input": {"sample_rate": 8000, "clip_seconds": 0.5}})
+    options = {"out": tmp_path / "runs", "cache_dir": tmp_path / "c", "progress": False}
+    run_dir = run_config(config, data_root=tmp_path / "here", **options)
+    # Another machine's checkout: the same bytes, every file written anew (new modification times).
+    time.sleep(0.01)
+    shutil.copytree(tmp_path / "here", tmp_path / "there", copy_function=shutil.copyfile)
+    assert run_config(config, data_root=tmp_path / "there", resume=run_dir, **options) == run_dir
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["resumed"][-1]["environment"]["git"] == manifest["environment"]["git"]
+    assert [(m["host"], m["trials"]) for m in manifest["machines"]] == [(log_lines(run_dir)[0]["host"], 1)]
+    # One sample changed, the file's size kept: the size-and-label digest cannot see it, the bytes can.
+    before = get_dataset("manifest", root=tmp_path / "there", **dataset["options"]).content_digest()
+    wav = tmp_path / "there" / "mine" / "train0.wav"
+    data = bytearray(wav.read_bytes())
+    data[-1] ^= 0x01
+    wav.write_bytes(bytes(data))
+    assert get_dataset("manifest", root=tmp_path / "there", **dataset["options"]).content_digest() == before
+    with pytest.raises(SuiteError, match="bytes of the data files differ"):
+        run_config(config, data_root=tmp_path / "there", resume=run_dir, **options)

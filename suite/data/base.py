@@ -57,6 +57,20 @@ def resolve_data_root(value: str | os.PathLike[str] | None) -> Path:
     return root
 
 
+#: sha256 of a file's bytes by (path, size, modification time): a process describes a data set once per fold.
+_FILE_SHA256: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of ``path``'s bytes, read in 1 MiB chunks and remembered while the file's size and time stay."""
+    stat = path.stat()
+    key = (str(path.absolute()), stat.st_size, stat.st_mtime_ns)
+    if key not in _FILE_SHA256:
+        with open(path, "rb") as file:
+            _FILE_SHA256[key] = hashlib.file_digest(file, "sha256").hexdigest()
+    return _FILE_SHA256[key]
+
+
 def tree_digest(folder: Path, pattern: str = "*.wav") -> str:
     """sha256 of ``sha256sum``'s output for the sorted files matching ``pattern``.
 
@@ -238,6 +252,21 @@ class AudioDataset(ABC):
             digest.update(f"{relative}|{row.label}|{split}|{row.offset}|{row.duration}|{signature}\n".encode())
         return digest.hexdigest()
 
+    def files_digest(self) -> str:
+        """sha256 over the bytes of every file the metadata names, by path relative to the root.
+
+        Unlike :meth:`content_digest` it reads the audio, so a file rewritten with other
+        bytes at the same size changes it, while a fresh checkout or copy (new
+        modification times) does not: ``--resume`` compares it before adding trials to a
+        run begun elsewhere. Files that are missing count as such.
+        """
+        root = self.root.absolute()
+        digest = hashlib.sha256()
+        for path in sorted({Path(p) for p in self.metadata()["path"]}, key=lambda p: os.path.relpath(p.absolute(), root)):
+            content = file_sha256(path) if path.is_file() else "missing"
+            digest.update(f"{os.path.relpath(path.absolute(), root)}|{content}\n".encode())
+        return digest.hexdigest()
+
     def describe(self) -> dict[str, Any]:
         """Name, version, protocol, sizes and digest, for manifests and reports."""
         frame = self.metadata()
@@ -249,6 +278,7 @@ class AudioDataset(ABC):
             "classes": len(self.class_names),
             "examples": {split: int((frame["split"] == split).sum()) for split in SPLITS},
             "digest": self.content_digest(),
+            "files_sha256": self.files_digest(),
             "citation": self.citation,
             "license": self.license,
         }

@@ -9,6 +9,8 @@ becomes a note and an empty manifest, and the trials are still read).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -35,7 +37,9 @@ class Manifest(TypedDict, total=False):
         input_spec: The front end's settings.
         mac_convention: How MACs are counted.
         features: Feature sets computed or read (the feature cache).
-        resumed: One entry per resumption: when, which executor, what was left.
+        resumed: One entry per resumption: when, which executor, what was left, and the
+            environment it resumed in (versions, machine, git commit).
+        machines: Every machine that wrote trials (:func:`contributors`).
     """
 
     name: str
@@ -56,6 +60,27 @@ class Manifest(TypedDict, total=False):
     mac_convention: str
     features: dict[str, Any]
     resumed: list[dict[str, Any]]
+    machines: list[dict[str, Any]]
+
+
+def contributors(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every machine that wrote trials of a run, in order of first appearance.
+
+    Each is ``{"host", "machine", "trials", "first", "last"}``: the host name and the
+    machine's label as the trials recorded them, how many trials, and when the first and
+    last of them ended (ISO, UTC). A run resumed on another machine lists both.
+    """
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in records:
+        key = (str(record.get("host") or "unknown host"), str(record.get("machine") or "unknown machine"))
+        ended = record.get("train_ended")
+        when = datetime.fromtimestamp(ended, UTC).isoformat() if isinstance(ended, int | float) else None
+        entry = seen.setdefault(key, {"host": key[0], "machine": key[1], "trials": 0, "first": when, "last": when})
+        entry["trials"] += 1
+        if when is not None:
+            entry["first"] = min(filter(None, (entry["first"], when)))
+            entry["last"] = max(filter(None, (entry["last"], when)))
+    return list(seen.values())
 
 
 def read_manifest(folder: Path, notes: list[str] | None = None, purpose: str | None = None) -> Manifest:

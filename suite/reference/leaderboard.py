@@ -1,0 +1,190 @@
+"""The published leaderboard: one board per reference config, from its report's ``summary.csv``.
+
+``suite reference report`` runs ``suite report`` on every folder of
+``results/reference/`` (each the runs of one config of ``configs/reference/``), then
+writes ``reports/reference/README.md`` with one leaderboard per config and puts the same
+boards into the repository's README between :data:`BEGIN` and :data:`END`. A board is
+built only from what is committed (the summary and the runs' manifests), so a test can
+rebuild it and check that the README says what the summaries say.
+
+Each board states its protocol, its seeds and what the spread is over, how complete the
+runs are, and the software and machine behind every number, as papers-with-code and
+HEAR's results pages do.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from suite import numbers
+from suite.errors import SuiteError
+from suite.results import read_manifest
+from suite.results.load import machine_label
+
+CONFIGS = Path("configs/reference")
+RESULTS = Path("results/reference")
+REPORTS = Path("reports/reference")
+BEGIN = "<!-- reference leaderboard: begin (written by `suite reference report`; do not edit) -->"
+END = "<!-- reference leaderboard: end -->"
+#: Boards in reading order; a config not named here follows, by name.
+ORDER = ("fsdd-25k", "fsdd-100k", "fsdd-speakers-100k", "esc10-100k")
+
+
+@dataclass(frozen=True)
+class Board:
+    """One reference config's leaderboard.
+
+    Attributes:
+        name: The config's name (``fsdd-100k``).
+        summary: Its report's ``summary.csv``, one row per model (rank order).
+        manifests: The manifests of its run folders.
+    """
+
+    name: str
+    summary: pd.DataFrame
+    manifests: list[dict[str, Any]]
+
+    @property
+    def ranked(self) -> pd.DataFrame:
+        """Its models best first (rank, then name); models with no finished trial last."""
+        frame = self.summary.assign(_rank=self.summary["rank"].fillna(float("inf")))
+        return frame.sort_values(["_rank", "model"], kind="stable").drop(columns="_rank").reset_index(drop=True)
+
+
+def config_names(root: Path) -> list[str]:
+    """The reference configs under ``root``, in :data:`ORDER`."""
+    found = sorted(path.stem for path in (root / CONFIGS).glob("*.yaml"))
+    return [name for name in ORDER if name in found] + [name for name in found if name not in ORDER]
+
+
+def read_board(root: Path, name: str) -> Board | None:
+    """The board of config ``name`` from its committed report and run folders; ``None`` before its first trial."""
+    summary_path = root / REPORTS / name / "summary.csv"
+    if not summary_path.is_file():
+        return None
+    runs = sorted(path.parent for path in (root / RESULTS / name).glob("*/manifest.json"))
+    manifests = [dict(read_manifest(folder, notes=[])) for folder in runs]
+    return Board(name, pd.read_csv(summary_path), manifests)
+
+
+def _status(board: Board) -> str:
+    planned = sum(int(m.get("trials_planned") or 0) for m in board.manifests)
+    done = int(board.summary["n_trials"].sum())
+    complete = board.manifests and all(m.get("status") == "complete" for m in board.manifests) and done >= planned
+    return "complete" if complete else f"**partial**: {done} of {planned} trials"
+
+
+def _software(board: Board) -> str:
+    commits, versions = [], []
+    for manifest in board.manifests:
+        for env in [manifest.get("environment") or {}] + [r.get("environment") or {} for r in manifest.get("resumed") or []]:
+            git = env.get("git") or {}
+            if git.get("commit"):
+                commits.append(f"{str(git['commit'])[:10]}{' with uncommitted changes' if git.get('dirty') else ''}")
+            libraries = env.get("libraries") or {}
+            versions.append(f"Python {env.get('python', '?')}, torch {libraries.get('torch', '?')}")
+    return f"suite at {', '.join(dict.fromkeys(commits)) or 'an unknown commit'}; {', '.join(dict.fromkeys(versions))}"
+
+
+#: What the columns mean, said once above the boards.
+LEGEND = (
+    "Accuracy is on the test split, mean ± standard deviation over seeds (for a cross-validation, over the "
+    "folds, each fold's accuracy the mean over its seeds). Latency: eager PyTorch on the CPU, batch 1, 1 thread, "
+    "mean over seeds. Int8 drop: float32 minus static-int8 accuracy in ONNX Runtime, same examples. Per hop: "
+    "one streaming step (`state`: an exact streamer; `window`: the model run again on its whole window). "
+    "Rank 1 is the best mean accuracy; ties share a rank."
+)
+
+
+def describe(board: Board) -> str:
+    """The lines above a board: data and protocol, budget, seeds and status; machine and software."""
+    first = board.manifests[0] if board.manifests else {}
+    config = first.get("config") or {}
+    data = first.get("dataset") or {}
+    row = board.summary.iloc[0]
+    seeds = ", ".join(str(s) for s in config.get("seeds", [])) or "?"
+    labels = [c.get("machine") for m in board.manifests for c in m.get("machines") or []]  # who wrote trials
+    labels = labels or [machine_label(m) for m in board.manifests]  # a run still going has no list yet
+    machines = ", ".join(dict.fromkeys(str(label) for label in labels)) or "unknown machine"
+    epochs = (config.get("training") or {}).get("epochs", "?")
+    budget = f"{numbers.compact_count(float(row['budget']))} {row['budget_kind']}"
+    version = "v" + str(data.get("version", "?")).removeprefix("v")
+    return (
+        f"- {data.get('name', row['dataset'])} {version}, protocol `{row['protocol']}`; {budget}; "
+        f"seeds {seeds}; up to {epochs} epochs. Status: {_status(board)}.\n"
+        f"- Measured on {machines}; {_software(board)}."
+    )
+
+
+def _cell(row: pd.Series, column: str, fmt: Any) -> str:
+    return str(fmt(row[column])) if column in row.index else numbers.MISSING
+
+
+def table(board: Board) -> str:
+    """The board as a GitHub pipe table: rank, model, accuracy ± spread, params, MACs, latency, int8 drop, per hop."""
+    header = ["rank", "model", "accuracy", "trials", "params", "MACs", "latency", "int8 drop", "per hop"]
+    lines = ["| " + " | ".join(header) + " |", "| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    first = board.manifests[0] if board.manifests else {}
+    folds = len((first.get("dataset") or {}).get("folds") or {}) or 1
+    planned = len((first.get("config") or {}).get("seeds") or []) * folds  # trials per model when complete
+    for _, row in board.ranked.iterrows():
+        rank = numbers.MISSING if numbers.missing(row["rank"]) else str(int(row["rank"]))
+        accuracy = numbers.percent(row.get("accuracy_mean"), row.get("accuracy_std"))
+        hop = _cell(row, "stream_frame_ms", numbers.milliseconds)
+        if hop != numbers.MISSING and isinstance(row.get("stream_mode"), str):
+            hop = f"{hop} ({row['stream_mode']})"
+        cells = [
+            rank,
+            f"`{row['model']}`",
+            accuracy,
+            f"{int(row['n_ok'])} of {max(planned, int(row['n_trials']))}",
+            _cell(row, "params", numbers.count),
+            _cell(row, "macs", numbers.count),
+            _cell(row, "latency_ms", numbers.milliseconds),
+            _cell(row, "accuracy_drop_int8_static_mean", numbers.points),
+            hop,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def boards_markdown(root: Path, links_from: Path) -> str:
+    """Every reference board, each under a heading with its description and a link to its full report.
+
+    Args:
+        root (Path): The repository.
+        links_from (Path): The folder (relative to ``root``) the Markdown lives in: links are relative to it.
+    """
+    parts = []
+    for name in config_names(root):
+        board = read_board(root, name)
+        link = Path(os.path.relpath(REPORTS / name / "README.md", links_from))
+        if board is None or board.summary.empty:
+            parts.append(f"#### `{name}`\n\nNot run yet (`configs/reference/{name}.yaml`).")
+            continue
+        report = f"- [Full report]({link.as_posix()}): plots, every timed setting, training curves."
+        parts.append(f"#### `{name}`\n\n{describe(board)}\n{report}\n\n{table(board)}")
+    return "\n\n".join([LEGEND, *parts])
+
+
+def replace_block(text: str, block: str) -> str:
+    """``text`` with what lies between :data:`BEGIN` and :data:`END` replaced by ``block``.
+
+    Raises:
+        SuiteError: when the markers are missing or out of order.
+    """
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise SuiteError(f"the README has no leaderboard block: add the lines {BEGIN!r} and {END!r} where it goes")
+    return f"{text[: start + len(BEGIN)]}\n{block}\n{text[end:]}"
+
+
+def readme_block(text: str) -> str:
+    """What the README holds between the markers (without them); empty when it has none."""
+    start, end = text.find(BEGIN), text.find(END)
+    return text[start + len(BEGIN) : end].strip("\n") if 0 <= start < end else ""

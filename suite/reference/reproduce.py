@@ -1,0 +1,172 @@
+"""``suite reference check``: re-run a sample of committed reference trials here and judge them.
+
+A trial is defined by its config, model, budget and seed, and on a CPU it is
+deterministic for a given thread count (:func:`suite.trial.train_trial` sets it). So a
+committed trial re-run from its own stored config, with the thread count it recorded,
+must predict every test example exactly as it did. The check asserts that, per trial, on
+the test predictions themselves (not only the accuracy), and then runs ``suite compare``
+of the committed trials against the re-runs on the relative latency basis (each side's
+latency as a ratio to its own reference kernel), so a different or busier machine is
+judged by how the model's cost compares with fixed work on that machine.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from suite.config import parse_config
+from suite.errors import SuiteError
+from suite.gate import Comparison, compare_paths, parse_fail_on
+from suite.numbers import compact_count
+from suite.reference.leaderboard import RESULTS
+from suite.results import latest_records, read_manifest, read_trial_log
+from suite.runner import run_config
+
+#: Trials re-run by default: enough to catch a change in training or data loading, few enough for a CI job.
+DEFAULT_TRIALS = 3
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """A committed trial and its re-run here."""
+
+    committed: dict[str, Any]
+    new: dict[str, Any]
+
+    @property
+    def identical(self) -> bool:
+        """Same status and the same prediction for every test example."""
+        keys = ("status", "test_predictions")
+        return all(self.committed.get(key) == self.new.get(key) for key in keys)
+
+    def line(self) -> str:
+        """``cnn1d params=100k seed 1: 99.7 % committed, 99.7 % here, identical predictions (2 threads)``."""
+        record = self.committed
+        head = f"{record['model']} {record['budget_kind']}={compact_count(float(record['budget']))} seed {record['seed']}"
+
+        def accuracy(trial: dict[str, Any]) -> str:
+            value = trial.get("accuracy")
+            return f"{100 * value:.1f} %" if isinstance(value, int | float) else str(trial.get("status"))
+
+        same = "identical predictions" if self.identical else "DIFFERENT predictions"
+        return f"{head}: {accuracy(record)} committed, {accuracy(self.new)} here, {same} ({self.new.get('threads')} threads)"
+
+
+@dataclass(frozen=True)
+class Check:
+    """What ``suite reference check`` found.
+
+    Attributes:
+        name: The reference config.
+        folder: Where the committed trials and the re-runs were written (``committed/``, ``rerun/``).
+        reruns: Each sampled trial with its re-run.
+        comparison: ``suite compare`` of the committed sample against the re-runs (relative latency basis).
+    """
+
+    name: str
+    folder: Path
+    reruns: list[Rerun]
+    comparison: Comparison
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every re-run predicted exactly as committed and the comparison found no regression, else 1."""
+        return 0 if all(rerun.identical for rerun in self.reruns) and self.comparison.exit_code == 0 else 1
+
+
+def committed_trials(folder: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``(record, manifest)`` of every finished (``ok``) trial in the run folders under ``folder``."""
+    runs = sorted(path.parent for path in folder.glob("*/manifest.json"))
+    if not runs:
+        raise SuiteError(f"no committed runs in {folder} (run `suite run configs/reference/<name>.yaml --out {folder}`)")
+    found = []
+    for run in runs:
+        manifest = dict(read_manifest(run, purpose="check"))
+        records = latest_records(read_trial_log(run / "trials.jsonl")[0]).values()
+        found += [(record, manifest) for record in records if record.get("status") == "ok"]
+    return found
+
+
+def sample(trials: list[Any], count: int, seed: int) -> list[Any]:
+    """``count`` of ``trials`` drawn without replacement by ``seed``, in their committed order."""
+    if count < 1:
+        raise SuiteError(f"--trials must be at least 1, got {count}")
+    picks = np.random.default_rng(seed).choice(len(trials), size=min(count, len(trials)), replace=False)
+    return [trials[index] for index in sorted(picks)]
+
+
+def _rerun(record: dict[str, Any], manifest: dict[str, Any], out: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Run one committed trial again from its run's stored config, with the threads it trained with."""
+    stored = dict(manifest.get("config") or {})
+    if "fold" in record or str((stored.get("dataset") or {}).get("protocol")) == "cv":
+        raise SuiteError(
+            f"{manifest.get('name')}: re-running one fold of a cross-validation is not supported yet; check a config "
+            "with one protocol (fsdd-25k, fsdd-100k, fsdd-speakers-100k)"
+        )
+    budget = {record["budget_kind"]: compact_count(float(record["budget"]))}
+    config = parse_config(stored | {"models": [record["model"]], "seeds": [record["seed"]], "budgets": [budget]}, "check")
+    torch.set_num_threads(int(record.get("threads") or torch.get_num_threads()))
+    run_dir = run_config(config, source=f"suite reference check of {manifest.get('name')}", out=out, **options)
+    new = list(latest_records(read_trial_log(run_dir / "trials.jsonl")[0]).values())
+    if len(new) != 1 or new[0].get("trial_id") != record.get("trial_id"):
+        raise SuiteError(f"the re-run of {record.get('model')} seed {record.get('seed')} is not the same trial (its id differs)")
+    return new[0]
+
+
+def _write_committed(folder: Path, picked: list[tuple[dict[str, Any], dict[str, Any]]], source: Path) -> None:
+    """The sampled committed trials as one run folder (their run's manifest, these records), for ``suite compare``."""
+    folder.mkdir(parents=True)
+    manifest = picked[0][1] | {"trials_planned": len(picked), "sampled_from": str(source)}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    lines = "".join(json.dumps(record, default=str) + "\n" for record, _ in picked)
+    (folder / "trials.jsonl").write_text(lines)
+
+
+def check(
+    name: str,
+    trials: int = DEFAULT_TRIALS,
+    seed: int = 0,
+    root: str | Path = ".",
+    out: str | Path | None = None,
+    data_root: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> Check:
+    """Re-run ``trials`` committed trials of reference config ``name`` here and judge them (``suite reference check``).
+
+    Args:
+        name (str): A folder of ``results/reference`` (``fsdd-100k``).
+        trials (int): How many finished trials to re-run. (Default: ``3``)
+        seed (int): Which ones: the seed of the draw. (Default: ``0``)
+        root (str | Path): The repository. (Default: the current folder)
+        out (str | Path, optional): Where the committed sample and the re-runs go. (Default: a new temporary folder)
+        data_root, cache_dir: As for ``suite run``.
+        progress (bool): Show the re-runs' progress. (Default: ``False``)
+
+    Raises:
+        SuiteError: for an unknown name, a folder without finished trials, or a cross-validated config.
+    """
+    source = Path(root) / RESULTS / name
+    if not source.is_dir():
+        known = sorted(path.name for path in (Path(root) / RESULTS).glob("*") if path.is_dir())
+        raise SuiteError(f"no reference results named {name!r} in {source.parent} (there: {', '.join(known) or 'none'})")
+    picked = sample(committed_trials(source), trials, seed)
+    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix=f"suite-check-{name}-"))
+    if (folder / "committed").exists() or (folder / "rerun").exists():
+        raise SuiteError(f"--out {folder} already holds a check; give a new folder")
+    options = {"data_root": data_root, "cache_dir": cache_dir, "progress": progress}
+    threads = torch.get_num_threads()
+    try:
+        reruns = [Rerun(record, _rerun(record, manifest, folder / "rerun", options)) for record, manifest in picked]
+    finally:
+        torch.set_num_threads(threads)
+    _write_committed(folder / "committed" / f"{name}-committed", picked, source)
+    comparison = compare_paths(folder / "committed", folder / "rerun", parse_fail_on(None), basis="rel")
+    return Check(name, folder, reruns, comparison)

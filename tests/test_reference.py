@@ -1,0 +1,85 @@
+"""suite.reference: the README's leaderboard says what the committed summaries say; the report and check commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from suite import numbers
+from suite.cli import main
+from suite.config import parse_config
+from suite.errors import SuiteError
+from suite.reference.leaderboard import BEGIN, END, RESULTS, boards_markdown, config_names, read_board, readme_block
+from suite.reference.publish import write_reference
+from suite.reference.reproduce import check
+from suite.runner import run_config
+from tests.helpers import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_readme_leaderboard_agrees_with_the_committed_summaries() -> None:
+    block = readme_block((ROOT / "README.md").read_text())
+    assert block == boards_markdown(ROOT, Path()), "the README's leaderboard is stale: run `suite reference report`"
+    names = config_names(ROOT)
+    assert names == ["fsdd-25k", "fsdd-100k", "fsdd-speakers-100k", "esc10-100k"]
+    for name in names:
+        assert f"#### `{name}`" in block
+        board = read_board(ROOT, name)
+        if board is None:
+            continue
+        for _, row in board.ranked.iterrows():  # each committed mean and spread is in the README, as it reads
+            shown = numbers.percent(row["accuracy_mean"], row["accuracy_std"])
+            assert f"| `{row['model']}` | {shown} |" in block, (name, row["model"])
+
+
+def _repository(tmp_path: Path) -> Path:
+    """A repository with one tiny reference config, its run committed, and a README with the block."""
+    settings = TINY | {"name": "tiny"}
+    (tmp_path / "configs" / "reference").mkdir(parents=True)
+    (tmp_path / "configs" / "reference" / "tiny.yaml").write_text(json.dumps(settings))
+    (tmp_path / "README.md").write_text(f"# Project\n\n## Reference results\n\n{BEGIN}\nSTALE BOARD\n{END}\n\n## After\n")
+    run_config(parse_config(settings), out=tmp_path / RESULTS / "tiny", cache_dir=tmp_path / "cache", progress=False)
+    return tmp_path
+
+
+def test_report_writes_each_report_the_index_and_the_readme_block(tmp_path: Path) -> None:
+    root = _repository(tmp_path)
+    written = write_reference(root)
+    summary = pd.read_csv(root / "reports" / "reference" / "tiny" / "summary.csv")
+    readme = (root / "README.md").read_text()
+    assert written.reports == [root / "reports" / "reference" / "tiny"] and readme.endswith("## After\n")
+    block = readme_block(readme)
+    assert "STALE BOARD" not in block and "complete" in block and "[Full report](reports/reference/tiny/README.md)" in block
+    for _, row in summary.iterrows():
+        assert f"| `{row['model']}` | {numbers.percent(row['accuracy_mean'], row['accuracy_std'])} | 1 of 1 |" in block
+    index = (root / "reports" / "reference" / "README.md").read_text()
+    assert "[Full report](tiny/README.md)" in index  # links from the index's own folder
+    (root / "README.md").write_text("# no block\n")
+    with pytest.raises(SuiteError, match="no leaderboard block"):
+        write_reference(root)
+
+
+def test_check_reproduces_committed_trials_and_catches_a_changed_one(tmp_path: Path) -> None:
+    root = _repository(tmp_path)
+    found = check("tiny", trials=2, root=root, out=tmp_path / "check", cache_dir=tmp_path / "cache")
+    assert [rerun.identical for rerun in found.reruns] == [True, True] and found.exit_code == 0
+    assert {rerun.new["threads"] for rerun in found.reruns} == {rerun.committed["threads"] for rerun in found.reruns}
+    assert "identical predictions" in found.reruns[0].line()
+    # A committed prediction that this code does not reproduce (as if training had changed) fails the check.
+    log = next((root / RESULTS / "tiny").glob("*/trials.jsonl"))
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    records[0]["test_predictions"][0] = (records[0]["test_predictions"][0] + 1) % 3
+    log.write_text("".join(json.dumps(record) + "\n" for record in records))
+    changed = check("tiny", trials=2, root=root, out=tmp_path / "again", cache_dir=tmp_path / "cache")
+    assert [rerun.identical for rerun in changed.reruns] == [False, True] and changed.exit_code == 1
+    assert "DIFFERENT predictions" in changed.reruns[0].line()
+
+
+def test_check_refuses_unknown_names_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reference", "check", "nothing", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("suite reference: error: no reference results named 'nothing'") and "\n" not in err
