@@ -21,6 +21,7 @@ from typing import Any
 
 from suite.measure.latency import Timing
 from suite.results import RunWriter, new_run_dir
+from suite.results.manifest import contributors
 
 MAC_CONVENTION = (
     "macs = multiply-accumulates of matrix products and convolutions per example at batch 1 "
@@ -330,5 +331,6 @@ def build_run(
         head |= {"status": status, "ended": ended.isoformat()}
         if status == "complete":
             head["features"] = {"logmel": {"key": "0" * 64, "cache_hit": True, "seconds": 0.09, "skipped": []}}
+            head["machines"] = contributors(writer.records)
         writer.write_manifest(head)
     return writer.run_dir

@@ -23,6 +23,7 @@ import pandas as pd
 
 from suite import numbers
 from suite.errors import SuiteError
+from suite.metrics import ACCURACY, EPOCHS, INT8, LATENCY_MS, MACS, PARAMS, STREAM_FRAME_MS, STREAM_MODE
 from suite.results import read_manifest
 from suite.results.load import machine_label
 
@@ -111,7 +112,7 @@ def describe(board: Board) -> str:
     labels = [c.get("machine") for m in board.manifests for c in m.get("machines") or []]  # who wrote trials
     labels = labels or [machine_label(m) for m in board.manifests]  # a run still going has no list yet
     machines = ", ".join(dict.fromkeys(str(label) for label in labels)) or "unknown machine"
-    epochs = (config.get("training") or {}).get("epochs", "?")
+    epochs = (config.get("training") or {}).get(EPOCHS, "?")  # the config's key has the metric's name
     budget = f"{numbers.compact_count(float(row['budget']))} {row['budget_kind']}"
     version = "v" + str(data.get("version", "?")).removeprefix("v")
     return (
@@ -127,26 +128,26 @@ def _cell(row: pd.Series, column: str, fmt: Any) -> str:
 
 def table(board: Board) -> str:
     """The board as a GitHub pipe table: rank, model, accuracy ± spread, params, MACs, latency, int8 drop, per hop."""
-    header = ["rank", "model", "accuracy", "trials", "params", "MACs", "latency", "int8 drop", "per hop"]
+    header = ["rank", "model", ACCURACY.label, "trials", PARAMS.label, MACS.label, "latency", "int8 drop", "per hop"]
     lines = ["| " + " | ".join(header) + " |", "| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     first = board.manifests[0] if board.manifests else {}
     folds = len((first.get("dataset") or {}).get("folds") or {}) or 1
     planned = len((first.get("config") or {}).get("seeds") or []) * folds  # trials per model when complete
     for _, row in board.ranked.iterrows():
         rank = numbers.MISSING if numbers.missing(row["rank"]) else str(int(row["rank"]))
-        accuracy = numbers.percent(row.get("accuracy_mean"), row.get("accuracy_std"))
-        hop = _cell(row, "stream_frame_ms", numbers.milliseconds)
-        if hop != numbers.MISSING and isinstance(row.get("stream_mode"), str):
-            hop = f"{hop} ({row['stream_mode']})"
+        accuracy = numbers.percent(row.get(f"{ACCURACY}_mean"), row.get(f"{ACCURACY}_std"))
+        hop = _cell(row, STREAM_FRAME_MS, numbers.milliseconds)
+        if hop != numbers.MISSING and isinstance(row.get(STREAM_MODE), str):
+            hop = f"{hop} ({row[STREAM_MODE]})"
         cells = [
             rank,
             f"`{row['model']}`",
             accuracy,
             f"{int(row['n_ok'])} of {max(planned, int(row['n_trials']))}",
-            _cell(row, "params", numbers.count),
-            _cell(row, "macs", numbers.count),
-            _cell(row, "latency_ms", numbers.milliseconds),
-            _cell(row, "accuracy_drop_int8_static_mean", numbers.points),
+            _cell(row, PARAMS, numbers.count),
+            _cell(row, MACS, numbers.count),
+            _cell(row, LATENCY_MS, numbers.milliseconds),
+            _cell(row, f"{INT8['static'].drop}_mean", numbers.points),
             hop,
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -25,6 +25,7 @@ import torch
 from suite.config import parse_config
 from suite.errors import SuiteError
 from suite.gate import Comparison, compare_paths, parse_fail_on
+from suite.metrics import ACCURACY
 from suite.numbers import compact_count
 from suite.reference.leaderboard import RESULTS
 from suite.results import latest_records, read_manifest, read_trial_log
@@ -53,7 +54,7 @@ class Rerun:
         head = f"{record['model']} {record['budget_kind']}={compact_count(float(record['budget']))} seed {record['seed']}"
 
         def accuracy(trial: dict[str, Any]) -> str:
-            value = trial.get("accuracy")
+            value = trial.get(ACCURACY)
             return f"{100 * value:.1f} %" if isinstance(value, int | float) else str(trial.get("status"))
 
         same = "identical predictions" if self.identical else "DIFFERENT predictions"
