@@ -79,7 +79,7 @@ def tree_digest(folder: Path, pattern: str = "*.wav") -> str:
     """
     lines = []
     for path in sorted(folder.glob(pattern), key=lambda p: p.name):
-        lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
+        lines.append(f"{file_sha256(path)}  {path.name}\n")
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 

@@ -13,7 +13,6 @@ work on that machine, and the committed seeds give the run-to-run spread.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from suite.gate import Comparison, compare_paths, parse_fail_on
 from suite.metrics import ACCURACY
 from suite.numbers import compact_count
 from suite.reference.leaderboard import RESULTS
-from suite.results import latest_records, read_manifest, read_trial_log
+from suite.results import RunWriter, latest_records, read_manifest, read_trial_log
 from suite.runner import run_config
 
 #: Trials re-run by default: enough to catch a change in training or data loading, few enough for a CI job.
@@ -125,10 +124,10 @@ def _rerun(record: dict[str, Any], manifest: dict[str, Any], out: Path, options:
 def _write_committed(folder: Path, committed: list[tuple[dict[str, Any], dict[str, Any]]], source: Path) -> None:
     """Committed trials as one run folder (the first one's run manifest, these records), for ``suite compare``."""
     folder.mkdir(parents=True)
-    manifest = committed[0][1] | {"trials_planned": len(committed), "sampled_from": str(source)}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    lines = "".join(json.dumps(record, default=str) + "\n" for record, _ in committed)
-    (folder / "trials.jsonl").write_text(lines)
+    writer = RunWriter(folder, [str(record.get("trial_id")) for record, _ in committed])
+    writer.write_manifest(committed[0][1] | {"trials_planned": len(committed), "sampled_from": str(source)})
+    for record, _ in committed:
+        writer.add_trial(record)
 
 
 def check(
