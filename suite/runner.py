@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import json
 import shlex
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from suite.measure import MAC_CONVENTION
 from suite.measure.stability import quiet_wait_budget
 from suite.metrics import ACCURACY
 from suite.models import get_family
+from suite.planning import dataset_identity, expand_trials, keep_trials, trial_id
 from suite.progress import progress as show_progress
 from suite.results import RESULTS_FORMAT, ResultsWriteError, RunWriter, describe_rejected, new_run_dir, rejected_path
 from suite.results.manifest import contributors
@@ -113,55 +113,6 @@ def _check_folders(out: Path, resume: str | Path | bool | None, cache_dir: Path 
         check_writable(cache_dir, "--cache-dir")
 
 
-def expand_trials(config: RunConfig) -> list[Trial]:
-    """Every (budget, seed, model, protocol) combination of the config, in that nesting order.
-
-    Seeds are outside the models, so a long run stopped part-way (or committed between
-    sittings) has every family at the first seed before any at the second; the folds of
-    a cross-validation are innermost, so a model's cross-validated figure is complete as
-    early as possible.
-    """
-    budgets = [section.budget() for section in config.budgets]
-    protocols = config.dataset.evaluation().protocols
-    return [
-        Trial(model, budget, seed, protocol)
-        for budget in budgets
-        for seed in config.seeds
-        for model in config.models  # type: ignore[union-attr]
-        for protocol in protocols
-    ]
-
-
-def dataset_identity(config: RunConfig, dataset: AudioDataset) -> dict[str, Any]:
-    """What identifies the data a trial sees: name, version, resolved protocol, options, error policy."""
-    return {
-        "name": dataset.name,
-        "version": dataset.version,
-        "protocol": dataset.protocol,
-        "options": config.dataset.options,
-        "on_error": config.on_error,  # skipping unreadable files changes the data
-    }
-
-
-def trial_id(config: RunConfig, dataset: dict[str, Any], spec: InputSpec, trial: Trial) -> str:
-    """A stable identity: hash of data set, protocol, front end, model, budget, tolerance, seed and training settings.
-
-    ``measure`` and ``trial_timeout`` are left out: they change what is recorded about a
-    trial or whether it may finish, not what it trains (a resumed run refuses another
-    ``measure`` section; see :mod:`suite.resume`).
-    """
-    identity = {
-        "dataset": dataset,
-        "input": dataclasses.asdict(spec),
-        "model": trial.model,
-        "budget": [trial.budget.kind, trial.budget.value],
-        "tolerance": config.tolerance,  # decides the width
-        "seed": trial.seed,
-        "training": config.training.model_dump(),
-    }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def _trial_line(done: int, total: int, trial: Trial, record: dict[str, Any]) -> str:
     """One line per finished trial, so a log without a progress bar still shows progress."""
     outcome = f"accuracy {record[ACCURACY]:.1%}" if record["status"] == "ok" else record.get("error", "")
@@ -181,6 +132,7 @@ def run_config(
     executor: Executor | str = "local",
     resume: str | Path | bool | None = None,
     retry_failed: bool = False,
+    only: Collection[str] | None = None,
 ) -> Path:
     """Run every trial of ``config`` that is not done yet; returns the run folder.
 
@@ -193,6 +145,8 @@ def run_config(
         executor: An :class:`~suite.executors.Executor`, or ``local``/``ray`` with default settings.
         resume: A run folder to resume, or ``True`` for the latest run of this config under ``out``.
         retry_failed: When resuming, run ``failed`` trials again (``ok`` and ``infeasible`` ones never).
+        only: The ids of the trials to run; the config's others are left out of the run (``suite reference
+            check`` re-runs one fold of a cross-validation this way). (Default: every trial)
     """
     if config.measure.latency is not None:
         quiet_wait_budget()  # a bad $SUITE_QUIET_WAIT_SECONDS fails now, not in every trial after its training
@@ -206,6 +160,8 @@ def run_config(
     trials = expand_trials(config)
     identities = {p: dataset_identity(config, dataset) for p, dataset in datasets.items()}
     ids = [trial_id(config, identities[trial.protocol], spec, trial) for trial in trials]  # type: ignore[index]
+    if only is not None:
+        trials, ids = keep_trials(trials, ids, set(only), config.name)
     _check_folders(Path(out), resume, cache)
     description = describe_evaluation(evaluation, datasets)  # finds (or downloads) the data before any folder is made
     plan: ResumePlan = plan_resume(Path(out), config, description, ids, resume, retry_failed)
@@ -284,8 +240,8 @@ class _Run:
 
     def todo(self) -> list[tuple[Trial, str]]:
         """The trials not done yet (by the resume plan's rule), with their ids."""
-        done = {trial_id for trial_id, record in self.writer.latest.items() if self.plan.is_done(record)}
-        return [(trial, trial_id) for trial, trial_id in zip(self.trials, self.ids, strict=True) if trial_id not in done]
+        done = {key for key, record in self.writer.latest.items() if self.plan.is_done(record)}
+        return [(trial, key) for trial, key in zip(self.trials, self.ids, strict=True) if key not in done]
 
     def manifest(self, todo: int, now: str) -> dict[str, Any]:
         """A new run's manifest, or a resumed one's with this resumption added."""
@@ -321,14 +277,14 @@ class _Run:
         root, cache = str(self.first.root.absolute()), str(self.cache) if self.cache else None
         adapter = type(self.first)
         tasks = []
-        for trial, trial_id in todo:
-            head = {"trial_id": trial_id, "model": trial.model, "dataset": self.first.name, "protocol": self.evaluation.label}
+        for trial, key in todo:
+            head = {"trial_id": key, "model": trial.model, "dataset": self.first.name, "protocol": self.evaluation.label}
             if self.evaluation.is_cv:
                 head[FOLD] = trial.protocol
             head |= {"budget_kind": trial.budget.kind, "budget": trial.budget.value, "seed": trial.seed}
             family = get_family(trial.model)
             tasks.append(
-                TrialTask(trial_id, trial, self.config, self.spec, head, root, cache, self.device, family=family, adapter=adapter)
+                TrialTask(key, trial, self.config, self.spec, head, root, cache, self.device, family=family, adapter=adapter)
             )
         return tasks
 

@@ -16,6 +16,7 @@ from suite.reference.leaderboard import BEGIN, END, RESULTS, boards_markdown, co
 from suite.reference.publish import write_reference
 from suite.reference.reproduce import check
 from suite.runner import run_config
+from tests.esc10_fixture import make_esc10
 from tests.helpers import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +78,34 @@ def test_check_reproduces_committed_trials_and_catches_a_changed_one(tmp_path: P
     changed = check("tiny", trials=2, root=root, out=tmp_path / "again", cache_dir=tmp_path / "cache")
     assert [rerun.identical for rerun in changed.reruns] == [False, True] and changed.exit_code == 1
     assert "DIFFERENT predictions" in changed.reruns[0].line()
+
+
+def test_check_re_runs_single_folds_of_a_cross_validation(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = {
+        "name": "cv-tiny",
+        "dataset": {"name": "esc10", "protocol": "cv", "options": {"sha256": make_esc10(data)}},
+        "input": {"sample_rate": 8000, "clip_seconds": 0.25, "feature": "logmel", "n_mels": 16},
+        "models": ["mlp"],
+        "budgets": {"params": ["5k"]},
+        "seeds": [0, 1],
+        "training": {"epochs": 2, "batch_size": 4, "patience": 2},
+    }
+    options = {"data_root": data, "cache_dir": tmp_path / "cache"}
+    run_config(parse_config(settings), out=tmp_path / RESULTS / "cv-tiny", progress=False, **options)
+    found = check("cv-tiny", trials=2, root=tmp_path, out=tmp_path / "check", **options)
+    assert [rerun.identical for rerun in found.reruns] == [True, True] and found.exit_code == 0
+    for rerun in found.reruns:  # the fold's own trial, recorded as the cross-validation's
+        assert (rerun.new["trial_id"], rerun.new["fold"], rerun.new["protocol"]) == (
+            rerun.committed["trial_id"],
+            rerun.committed["fold"],
+            "cv",
+        )
+    base = next((tmp_path / "check" / "committed").glob("*/trials.jsonl")).read_text().splitlines()
+    folds = {rerun.committed["fold"] for rerun in found.reruns}
+    assert {json.loads(line)["fold"] for line in base} == folds and len(base) == 2 * len(folds)  # both seeds of each
+    with pytest.raises(SuiteError, match="no trial of this config has the id nope"):
+        run_config(parse_config(settings), out=tmp_path / "other", progress=False, only={"nope"}, **options)
 
 
 def test_check_refuses_unknown_names_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

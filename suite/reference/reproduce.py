@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from suite.config import parse_config
+from suite.crossval import FOLD
 from suite.errors import SuiteError
 from suite.gate import Comparison, compare_paths, parse_fail_on
 from suite.metrics import ACCURACY
@@ -104,21 +105,27 @@ def sample(trials: list[Any], count: int, seed: int) -> list[Any]:
 
 
 def _rerun(record: dict[str, Any], manifest: dict[str, Any], out: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """Run one committed trial again from its run's stored config, with the threads it trained with."""
+    """Run one committed trial again from its run's stored config, with the threads it trained with.
+
+    The config is narrowed to the trial's model, budget and seed; a cross-validation keeps
+    its every fold (the records name the run's evaluation, ``cv``) and runs only the
+    trial's own fold, picked by its id.
+    """
     stored = dict(manifest.get("config") or {})
-    if "fold" in record or str((stored.get("dataset") or {}).get("protocol")) == "cv":
-        raise SuiteError(
-            f"{manifest.get('name')}: re-running one fold of a cross-validation is not supported yet; check a config "
-            "with one protocol (fsdd-25k, fsdd-100k, fsdd-speakers-100k)"
-        )
     budget = {record["budget_kind"]: compact_count(float(record["budget"]))}
     config = parse_config(stored | {"models": [record["model"]], "seeds": [record["seed"]], "budgets": [budget]}, "check")
     torch.set_num_threads(int(record.get("threads") or torch.get_num_threads()))
-    run_dir = run_config(config, source=f"suite reference check of {manifest.get('name')}", out=out, **options)
+    source = f"suite reference check of {manifest.get('name')}"
+    run_dir = run_config(config, source=source, out=out, only={str(record.get("trial_id"))}, **options)
     new = list(latest_records(read_trial_log(run_dir / "trials.jsonl")[0]).values())
-    if len(new) != 1 or new[0].get("trial_id") != record.get("trial_id"):
-        raise SuiteError(f"the re-run of {record.get('model')} seed {record.get('seed')} is not the same trial (its id differs)")
+    if len(new) != 1:
+        raise SuiteError(f"the re-run of {record.get('model')} seed {record.get('seed')} wrote {len(new)} trials, not 1")
     return new[0]
+
+
+def _setting(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What a re-run is compared on: model, budget and, in a cross-validation, the fold."""
+    return record["model"], record["budget_kind"], record["budget"], record.get(FOLD)
 
 
 def _write_committed(folder: Path, committed: list[tuple[dict[str, Any], dict[str, Any]]], source: Path) -> None:
@@ -152,7 +159,7 @@ def check(
         progress (bool): Show the re-runs' progress. (Default: ``False``)
 
     Raises:
-        SuiteError: for an unknown name, a folder without finished trials, or a cross-validated config.
+        SuiteError: for an unknown name, or a folder without finished trials.
     """
     source = Path(root) / RESULTS / name
     if not source.is_dir():
@@ -172,9 +179,10 @@ def check(
     # The base holds every committed seed of the re-run models: each seed's latency was measured in its own
     # trial, so the gate judges latency with runs as the unit and their spread (one run a side, judged on its
     # blocks alone, called 13 of 90 settings "regressed" for the same code an hour apart). Models not re-run
-    # are left out of the base, and the seeds not re-run are not "missing".
-    models = {(record["model"], record["budget_kind"], record["budget"]) for record, _ in picked}
-    base = [(r, m) for r, m in committed if (r["model"], r["budget_kind"], r["budget"]) in models]
+    # (and folds) are left out of the base, and the seeds not re-run are not "missing".
+    # A fold of a cross-validation is judged against the same fold's other seeds: folds differ far more than seeds.
+    rerun = {_setting(record) for record, _ in picked}
+    base = [(record, manifest) for record, manifest in committed if _setting(record) in rerun]
     _write_committed(folder / "committed" / f"{name}-committed", base, source)
     fail_on = parse_fail_on("missing=ignore")
     comparison = compare_paths(folder / "committed", folder / "rerun", fail_on, basis="rel")
