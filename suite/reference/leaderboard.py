@@ -51,6 +51,11 @@ class Board:
     manifests: list[dict[str, Any]]
 
     @property
+    def first(self) -> dict[str, Any]:
+        """The first run's manifest: its config and data set are every run's (a resumed run refuses others)."""
+        return self.manifests[0] if self.manifests else {}
+
+    @property
     def ranked(self) -> pd.DataFrame:
         """Its models best first (rank, then name); models with no finished trial last."""
         frame = self.summary.assign(_rank=self.summary["rank"].fillna(float("inf")))
@@ -104,9 +109,8 @@ LEGEND = (
 
 def describe(board: Board) -> str:
     """The lines above a board: data and protocol, budget, seeds and status; machine and software."""
-    first = board.manifests[0] if board.manifests else {}
-    config = first.get("config") or {}
-    data = first.get("dataset") or {}
+    config = board.first.get("config") or {}
+    data = board.first.get("dataset") or {}
     row = board.summary.iloc[0]
     seeds = ", ".join(str(s) for s in config.get("seeds", [])) or "?"
     labels = [c.get("machine") for m in board.manifests for c in m.get("machines") or []]  # who wrote trials
@@ -130,9 +134,8 @@ def table(board: Board) -> str:
     """The board as a GitHub pipe table: rank, model, accuracy ± spread, params, MACs, latency, int8 drop, per hop."""
     header = ["rank", "model", ACCURACY.label, "trials", PARAMS.label, MACS.label, "latency", "int8 drop", "per hop"]
     lines = ["| " + " | ".join(header) + " |", "| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    first = board.manifests[0] if board.manifests else {}
-    folds = len((first.get("dataset") or {}).get("folds") or {}) or 1
-    planned = len((first.get("config") or {}).get("seeds") or []) * folds  # trials per model when complete
+    folds = len((board.first.get("dataset") or {}).get("folds") or {}) or 1
+    planned = len((board.first.get("config") or {}).get("seeds") or []) * folds  # trials per model when complete
     for _, row in board.ranked.iterrows():
         rank = numbers.MISSING if numbers.missing(row["rank"]) else str(int(row["rank"]))
         accuracy = numbers.percent(row.get(f"{ACCURACY}_mean"), row.get(f"{ACCURACY}_std"))
