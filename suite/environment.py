@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from suite import __version__
+from suite.cpu_isa import cpu_capability
 
 LIBRARIES = ("torch", "fvcore", "numpy", "pandas", "librosa", "soundfile", "soxr", "scikit-learn", "pydantic")
 
@@ -86,6 +87,7 @@ def environment() -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "cpu_capability": cpu_capability(),  # the instruction set of the kernels (suite.cpu_isa)
         "gpu": gpu,
         "cuda": torch.version.cuda if gpu else None,
     }

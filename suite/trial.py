@@ -26,6 +26,7 @@ import torch
 
 from suite.budget import Budget, build_matched
 from suite.config import RunConfig
+from suite.cpu_isa import cpu_capability
 from suite.crossval import CV
 from suite.data import get_dataset
 from suite.data.base import AudioDataset, ensure_dataset
@@ -295,6 +296,7 @@ def train_trial(task: TrialTask, store: FeatureStore, progress: bool = False) ->
     try:
         device = resolve_device(task.device)
         record |= {"device": str(device), "threads": torch.get_num_threads(), "host": socket.gethostname(), "pid": os.getpid()}
+        record["cpu_capability"] = cpu_capability()  # with seed and threads, what repeats a CPU trial (suite.cpu_isa)
         trained = _train(task, store, device, progress)
         record |= trained.record  # a trial that fails in training keeps none of its fields (as always)
         trained = dataclasses.replace(trained, record=record)

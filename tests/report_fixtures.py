@@ -140,6 +140,7 @@ def manifest(
             "cpu": cpu,
             "cpu_count": cpu_count,
             "torch_threads": cpu_count,
+            "cpu_capability": "AVX2",
             "gpu": None,
             "cuda": None,
         },
@@ -301,6 +302,7 @@ def build_run(
             "trial_id": hashlib.sha256(identity.encode()).hexdigest()[:16],
             "model": model, "dataset": dataset, "protocol": protocol, "budget_kind": kind, "budget": value,
             "seed": seed, "device": "cpu", "threads": cpu_count, "host": "runner", "pid": 4242,
+            "cpu_capability": "AVX2",
         }  # fmt: skip
         if (model, seed) in failed:
             record |= {"status": "failed", "error": "RuntimeError: CUDA out of memory | tried to allocate\n2.00 GiB"}

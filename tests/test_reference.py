@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +14,7 @@ import pytest
 from suite import numbers
 from suite.cli import main
 from suite.config import parse_config
+from suite.cpu_isa import CAPS, cpu_capability, environment_for
 from suite.errors import SuiteError
 from suite.reference.leaderboard import BEGIN, END, RESULTS, boards_markdown, config_names, read_board, readme_block
 from suite.reference.publish import write_reference
@@ -55,6 +59,7 @@ def test_report_writes_each_report_the_index_and_the_readme_block(tmp_path: Path
     assert written.reports == [root / "reports" / "reference" / "tiny"] and readme.endswith("## After\n")
     block = readme_block(readme)
     assert "STALE BOARD" not in block and "complete" in block and "[Full report](reports/reference/tiny/README.md)" in block
+    assert f"(CPU kernels: {cpu_capability()})" in block  # the instruction set the run's sitting recorded
     for _, row in summary.iterrows():
         assert f"| `{row['model']}` | {numbers.percent(row['accuracy_mean'], row['accuracy_std'])} | 1 of 1 |" in block
     index = (root / "reports" / "reference" / "README.md").read_text()
@@ -106,6 +111,50 @@ def test_check_re_runs_single_folds_of_a_cross_validation(tmp_path: Path) -> Non
     assert {json.loads(line)["fold"] for line in base} == folds and len(base) == 2 * len(folds)  # both seeds of each
     with pytest.raises(SuiteError, match="no trial of this config has the id nope"):
         run_config(parse_config(settings), out=tmp_path / "other", progress=False, only={"nope"}, **options)
+
+
+def test_instruction_sets_a_machine_can_repeat() -> None:
+    assert environment_for("AVX2", "AVX2") == {} and environment_for("AVX2", "AVX512") == CAPS["AVX2"]
+    assert environment_for("AVX512", "AVX2") is None and environment_for("NEON", "AVX512") is None
+
+
+def test_check_re_runs_a_trial_of_a_lower_instruction_set_with_the_libraries_capped(tmp_path: Path) -> None:
+    here = cpu_capability()
+    if environment_for("AVX2", here) is None:
+        pytest.skip(f"this CPU's kernels are {here}: it cannot run AVX2 ones")
+    root = tmp_path / "repo"
+    (root / "configs" / "reference").mkdir(parents=True)
+    config = root / "configs" / "reference" / "tiny.yaml"
+    config.write_text(json.dumps(TINY | {"models": ["mlp"]}))
+    # The committed run trains at AVX2, as on a machine without AVX-512, in a process of its own.
+    command = [
+        sys.executable,
+        "-m",
+        "suite",
+        "run",
+        str(config),
+        "--out",
+        str(root / RESULTS / "tiny"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
+    subprocess.run(command, env=os.environ | CAPS["AVX2"], check=True, capture_output=True, cwd=ROOT)
+    log = next((root / RESULTS / "tiny").glob("*/trials.jsonl"))
+    assert json.loads(log.read_text())["cpu_capability"] == "AVX2"
+    found = check("tiny", trials=1, root=root, out=tmp_path / "check", cache_dir=tmp_path / "c")
+    (rerun,) = found.reruns
+    assert (rerun.level, rerun.caps, rerun.new["cpu_capability"]) == ("AVX2", environment_for("AVX2", here), "AVX2")
+    assert rerun.identical and found.exit_code == 0 and "AVX2 kernels" in rerun.line()
+    # A record from before records kept the level: --cpu-capability names it.
+    log.write_text(json.dumps({k: v for k, v in json.loads(log.read_text()).items() if k != "cpu_capability"}) + "\n")
+    again = check("tiny", trials=1, root=root, out=tmp_path / "again", cache_dir=tmp_path / "c", level_of_unrecorded="AVX2")
+    assert again.reruns[0].level == "AVX2" and again.reruns[0].identical and not again.reruns[0].searched
+    # Without it the check looks for the level: this machine's first, then lower ones, until one repeats the trial.
+    found = check("tiny", trials=1, root=root, out=tmp_path / "found", cache_dir=tmp_path / "c")
+    (searched,) = found.reruns
+    assert searched.searched and searched.identical and searched.level in (here, "AVX2") and found.exit_code == 0
+    assert "a level the record does not name: the one that repeats it" in searched.line()
+    assert len(list((tmp_path / "found" / "rerun").glob("*/trials.jsonl"))) == 1  # the repeating try alone is compared
 
 
 def test_check_refuses_unknown_names_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

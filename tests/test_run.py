@@ -41,6 +41,7 @@ def test_smoke_config_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
     environment = manifest["environment"]
     assert environment["libraries"]["torch"] and environment["libraries"]["fvcore"] and environment["python"]
     assert "commit" in environment["git"] and environment["cpu"] and environment["torch_threads"] >= 1
+    assert environment["cpu_capability"] in ("DEFAULT", "AVX2", "AVX512", "ZVECTOR", "SVE256")
     assert manifest["dataset"]["name"] == "synthetic" and len(manifest["dataset"]["digest"]) == 64
     trials = read_trials(run_dir)
     assert [t["model"] for t in trials] == manifest["config"]["models"]
@@ -50,6 +51,7 @@ def test_smoke_config_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert len(trial["confusion_matrix"]) == 4 and sum(map(sum, trial["confusion_matrix"])) == 16
         assert len(trial["curves"]["train_loss"]) == trial["epochs"] == len(trial["curves"]["val_accuracy"])
         assert trial["params"] > 0 and trial["macs"] > 0 and trial["samples_per_second"] > 0
+        assert trial["cpu_capability"] == environment["cpu_capability"]  # with seed and threads, what repeats it
     table = pd.read_csv(run_dir / "results.csv")
     assert list(table.columns) == list(RESULT_COLUMNS) and len(table) == 14
     assert table["feature"].tolist().count("raw") == 1  # samplecnn

@@ -8,6 +8,7 @@ from typing import Any
 
 def add_reference_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``suite reference`` with its two subcommands to the CLI's ``commands``."""
+    from suite.cpu_isa import ORDER
     from suite.reference.reproduce import DEFAULT_TRIALS
 
     reference = commands.add_parser("reference", help="the published reference results: report, check", parents=[common])
@@ -25,6 +26,12 @@ def add_reference_parser(commands: Any, common: argparse.ArgumentParser) -> None
     check.add_argument("--data-root", help="where the data sets live, as for `suite run`")
     check.add_argument("--cache-dir", help="feature cache, as for `suite run`")
     check.add_argument("--out", help="where the committed sample and the re-runs go (default: a new temporary folder)")
+    check.add_argument(
+        "--cpu-capability",
+        choices=ORDER,
+        help="instruction set the committed trials trained with where their records do not say (default: this machine's, "
+        "then each lower one until one repeats the trial)",
+    )
     check.set_defaults(handler=_check)
 
 
@@ -41,7 +48,7 @@ def _check(args: argparse.Namespace) -> tuple[str, int]:
     from suite.reference.reproduce import check
 
     options = {"root": args.root, "out": args.out, "data_root": args.data_root, "cache_dir": args.cache_dir}
-    found = check(args.name, trials=args.trials, seed=args.sample_seed, **options)
+    found = check(args.name, trials=args.trials, seed=args.sample_seed, level_of_unrecorded=args.cpu_capability, **options)
     lines = [rerun.line() for rerun in found.reruns]
     verdict = "reproduced" if found.exit_code == 0 else "NOT reproduced"
     table = render_comparison(found.comparison, "table")

@@ -85,15 +85,29 @@ def _status(board: Board) -> str:
     return "complete" if complete else f"**partial**: {done} of {planned} trials"
 
 
+def _environments(board: Board) -> list[dict[str, Any]]:
+    """The environment of every sitting of every run: the start's and each resumption's."""
+    return [
+        env
+        for manifest in board.manifests
+        for env in [manifest.get("environment") or {}] + [r.get("environment") or {} for r in manifest.get("resumed") or []]
+    ]
+
+
+def _kernels(board: Board) -> str:
+    """`` (CPU kernels: AVX2, AVX512)``: the instruction sets the sittings recorded (:mod:`suite.cpu_isa`); empty if none."""
+    levels = dict.fromkeys(str(env["cpu_capability"]) for env in _environments(board) if env.get("cpu_capability"))
+    return f" (CPU kernels: {', '.join(levels)})" if levels else ""
+
+
 def _software(board: Board) -> str:
     commits, versions = [], []
-    for manifest in board.manifests:
-        for env in [manifest.get("environment") or {}] + [r.get("environment") or {} for r in manifest.get("resumed") or []]:
-            git = env.get("git") or {}
-            if git.get("commit"):
-                commits.append(f"{str(git['commit'])[:10]}{' with uncommitted changes' if git.get('dirty') else ''}")
-            libraries = env.get("libraries") or {}
-            versions.append(f"Python {env.get('python', '?')}, torch {libraries.get('torch', '?')}")
+    for env in _environments(board):
+        git = env.get("git") or {}
+        if git.get("commit"):
+            commits.append(f"{str(git['commit'])[:10]}{' with uncommitted changes' if git.get('dirty') else ''}")
+        libraries = env.get("libraries") or {}
+        versions.append(f"Python {env.get('python', '?')}, torch {libraries.get('torch', '?')}")
     return f"suite at {', '.join(dict.fromkeys(commits)) or 'an unknown commit'}; {', '.join(dict.fromkeys(versions))}"
 
 
@@ -122,7 +136,7 @@ def describe(board: Board) -> str:
     return (
         f"- {data.get('name', row['dataset'])} {version}, protocol `{row['protocol']}`; {budget}; "
         f"seeds {seeds}; up to {epochs} epochs. Status: {_status(board)}.\n"
-        f"- Measured on {machines}; {_software(board)}."
+        f"- Measured on {machines}{_kernels(board)}; {_software(board)}."
     )
 
 

@@ -1,9 +1,12 @@
 """``suite reference check``: re-run a sample of committed reference trials here and judge them.
 
 A trial is defined by its config, model, budget and seed, and on a CPU it is
-deterministic for a given thread count (:func:`suite.trial.train_trial` sets it). So a
-committed trial re-run from its own stored config, with the thread count it recorded,
-must predict every test example exactly as it did. The check asserts that, per trial, on
+deterministic for a given thread count (:func:`suite.trial.train_trial` sets it) and
+instruction set of the kernels (:mod:`suite.cpu_isa`). So a committed trial re-run from
+its own stored config, with the thread count it recorded, on its instruction set (in a
+new process with the libraries capped when this machine's is higher), must predict every
+test example exactly as it did; on a machine with a lower one it cannot be expected to,
+and the line says so. The check asserts that, per trial, on
 the test predictions themselves (not only the accuracy), and then runs ``suite compare``
 of the committed trials of the re-run models (every seed) against the re-runs on the
 relative latency basis (each side's latency as a ratio to its own reference kernel), so
@@ -13,8 +16,12 @@ work on that machine, and the committed seeds give the run-to-run spread.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import shutil
 import tempfile
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +29,7 @@ import numpy as np
 import torch
 
 from suite.config import parse_config
+from suite.cpu_isa import ORDER, cpu_capability, environment_for
 from suite.crossval import FOLD
 from suite.errors import SuiteError
 from suite.gate import Comparison, compare_paths, parse_fail_on
@@ -37,10 +45,23 @@ DEFAULT_TRIALS = 3
 
 @dataclass(frozen=True)
 class Rerun:
-    """A committed trial and its re-run here."""
+    """A committed trial and its re-run here.
+
+    Attributes:
+        committed: The committed record.
+        new: The re-run's record.
+        level: The instruction set the committed trial trained with (its record's, else ``--cpu-capability``,
+            else this machine's: :mod:`suite.cpu_isa`).
+        caps: The variables the re-run ran under to use that level's kernels; ``None`` when this machine
+            cannot (a higher level than its own), so that the same predictions cannot be expected.
+        searched: Whether the record did not name its level, so that it was looked for (:func:`_repeat`).
+    """
 
     committed: dict[str, Any]
     new: dict[str, Any]
+    level: str = ""
+    caps: dict[str, str] | None = field(default_factory=dict)
+    searched: bool = False
 
     @property
     def identical(self) -> bool:
@@ -48,17 +69,32 @@ class Rerun:
         keys = ("status", "test_predictions")
         return all(self.committed.get(key) == self.new.get(key) for key in keys)
 
+    @property
+    def passed(self) -> bool:
+        """Identical, or not expected to be (other kernels); the comparison then judges its accuracy."""
+        return self.identical or self.caps is None
+
     def line(self) -> str:
-        """``cnn1d params=100k seed 1: 99.7 % committed, 99.7 % here, identical predictions (2 threads)``."""
+        """``cnn1d params=100k seed 1: 99.7 % committed, 99.7 % here, identical predictions (2 threads, AVX2 kernels)``."""
         record = self.committed
         head = f"{record['model']} {record['budget_kind']}={compact_count(float(record['budget']))} seed {record['seed']}"
+        if record.get(FOLD):
+            head += f" {record[FOLD]}"
 
         def accuracy(trial: dict[str, Any]) -> str:
             value = trial.get(ACCURACY)
             return f"{100 * value:.1f} %" if isinstance(value, int | float) else str(trial.get("status"))
 
         same = "identical predictions" if self.identical else "DIFFERENT predictions"
-        return f"{head}: {accuracy(record)} committed, {accuracy(self.new)} here, {same} ({self.new.get('threads')} threads)"
+        kernels = f"{self.level} kernels" + (" (capped)" if self.caps else "")
+        if self.searched:
+            kernels += ", a level the record does not name: " + (
+                "the one that repeats it" if self.identical else "none repeats it"
+            )
+        if self.caps is None:
+            kernels = f"trained with {self.level} kernels, which this machine lacks: not expected to be identical"
+        threads = self.new.get("threads")
+        return f"{head}: {accuracy(record)} committed, {accuracy(self.new)} here, {same} ({threads} threads, {kernels})"
 
 
 @dataclass(frozen=True)
@@ -79,8 +115,8 @@ class Check:
 
     @property
     def exit_code(self) -> int:
-        """0 when every re-run predicted exactly as committed and the comparison found no regression, else 1."""
-        return 0 if all(rerun.identical for rerun in self.reruns) and self.comparison.exit_code == 0 else 1
+        """0 when every re-run that could predicted exactly as committed and the comparison found no regression, else 1."""
+        return 0 if all(rerun.passed for rerun in self.reruns) and self.comparison.exit_code == 0 else 1
 
 
 def committed_trials(folder: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -104,8 +140,8 @@ def sample(trials: list[Any], count: int, seed: int) -> list[Any]:
     return [trials[index] for index in sorted(picks)]
 
 
-def _rerun(record: dict[str, Any], manifest: dict[str, Any], out: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """Run one committed trial again from its run's stored config, with the threads it trained with.
+def _rerun(record: dict[str, Any], manifest: dict[str, Any], out: Path, options: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+    """Run one committed trial again from its run's stored config, with the threads it trained with; its record and folder.
 
     The config is narrowed to the trial's model, budget and seed; a cross-validation keeps
     its every fold (the records name the run's evaluation, ``cv``) and runs only the
@@ -120,7 +156,49 @@ def _rerun(record: dict[str, Any], manifest: dict[str, Any], out: Path, options:
     new = list(latest_records(read_trial_log(run_dir / "trials.jsonl")[0]).values())
     if len(new) != 1:
         raise SuiteError(f"the re-run of {record.get('model')} seed {record.get('seed')} wrote {len(new)} trials, not 1")
-    return new[0]
+    return new[0], run_dir
+
+
+def _rerun_capped(caps: dict[str, str], *args: Any) -> tuple[dict[str, Any], Path]:
+    """:func:`_rerun` in a new process whose environment has ``caps``: the libraries read them when they start."""
+    saved = {name: os.environ.get(name) for name in caps}
+    os.environ.update(caps)  # a spawned process copies the environment when it starts, in submit()
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(_rerun, *args).result()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _repeat(
+    record: dict[str, Any], manifest: dict[str, Any], folder: Path, options: dict[str, Any], here: str, unrecorded: str | None
+) -> Rerun:
+    """Re-run one committed trial on its instruction set; its run folder goes to ``folder/rerun``.
+
+    A record that names its level is re-run on it. One from before records kept it is
+    re-run on ``unrecorded`` when given, else on this machine's level and then, while the
+    predictions differ, on each lower level this machine can cap its libraries at: the
+    level that repeats it is then found, and said in the line. Tries that did not repeat
+    it stay in ``folder/tries``.
+    """
+    recorded = record.get("cpu_capability") or unrecorded
+    levels = [str(recorded)] if recorded else [level for level in reversed(ORDER) if environment_for(level, here) is not None]
+    rerun = None
+    for index, level in enumerate(levels):
+        caps = environment_for(level, here)
+        args = (record, manifest, folder / "tries" / f"{record['trial_id']}-{index}", options)
+        new, run_dir = _rerun_capped(caps, *args) if caps else _rerun(*args)
+        rerun = Rerun(record, new, level, caps, searched=not recorded)
+        if rerun.identical or index == len(levels) - 1:
+            (folder / "rerun").mkdir(parents=True, exist_ok=True)
+            shutil.move(run_dir, folder / "rerun" / run_dir.name)
+            break
+    assert rerun is not None  # levels holds this machine's own at least
+    return rerun
 
 
 def _setting(record: dict[str, Any]) -> tuple[Any, ...]:
@@ -146,6 +224,7 @@ def check(
     data_root: str | Path | None = None,
     cache_dir: str | Path | None = None,
     progress: bool = False,
+    level_of_unrecorded: str | None = None,
 ) -> Check:
     """Re-run ``trials`` committed trials of reference config ``name`` here and judge them (``suite reference check``).
 
@@ -157,6 +236,8 @@ def check(
         out (str | Path, optional): Where the committed sample and the re-runs go. (Default: a new temporary folder)
         data_root, cache_dir: As for ``suite run``.
         progress (bool): Show the re-runs' progress. (Default: ``False``)
+        level_of_unrecorded (str, optional): The instruction set (``AVX2``) of committed trials whose records
+            do not name theirs (written before records kept it). (Default: looked for, :func:`_repeat`)
 
     Raises:
         SuiteError: for an unknown name, or a folder without finished trials.
@@ -171,9 +252,9 @@ def check(
     if (folder / "committed").exists() or (folder / "rerun").exists():
         raise SuiteError(f"--out {folder} already holds a check; give a new folder")
     options = {"data_root": data_root, "cache_dir": cache_dir, "progress": progress}
-    threads = torch.get_num_threads()
+    threads, here = torch.get_num_threads(), cpu_capability()
     try:
-        reruns = [Rerun(record, _rerun(record, manifest, folder / "rerun", options)) for record, manifest in picked]
+        reruns = [_repeat(record, manifest, folder, options, here, level_of_unrecorded) for record, manifest in picked]
     finally:
         torch.set_num_threads(threads)
     # The base holds every committed seed of the re-run models: each seed's latency was measured in its own
