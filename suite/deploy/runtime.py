@@ -75,7 +75,15 @@ def openvino_runner(path: Path | str, example: torch.Tensor, threads: int = 1, d
         raise SuiteError("the openvino backend needs OpenVINO: pip install -c constraints.txt -e '.[openvino]'") from None
     if device != "cpu":
         raise RuntimeError("OpenVINO is timed on the CPU only (its GPU plugin is for Intel GPUs, not CUDA devices)")
-    settings = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+    # float32, as the backend is labelled: on a CPU with bf16 instructions (AVX512_BF16, AMX) OpenVINO's default
+    # is to infer in bf16, which gave logits 2e-4 off eager's on an AVX-512 EPYC (over PARITY_TOLERANCE), and times
+    # another precision than the other backends'.
+    settings = {
+        "INFERENCE_NUM_THREADS": threads,
+        "NUM_STREAMS": 1,
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+    }
     try:
         compiled = openvino.Core().compile_model(str(path), "CPU", settings)
     except RuntimeError as error:  # OpenVINO's message is a C++ stack of locations; keep what failed
