@@ -46,6 +46,28 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_id() -> str | None:
+    """``"AuthenticAMD family 25 model 17 stepping 1"`` from /proc/cpuinfo; ``None`` where it has none.
+
+    Virtual machines often show a generic model name ("AMD EPYC") for different CPU
+    generations; these numbers still tell them apart (an AVX2-only EPYC and an AVX-512 one
+    both called themselves "AMD EPYC" here).
+    """
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if not line.strip():
+                break  # the first processor is enough
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+    except OSError:
+        return None
+    if "cpu family" not in fields:
+        return None
+    vendor, model, stepping = (fields.get(key, "?") for key in ("vendor_id", "model", "stepping"))
+    return f"{vendor} family {fields['cpu family']} model {model} stepping {stepping}"
+
+
 def machine_label(cpu: str | None, cpu_count: int | None, gpu: str | None = None) -> str:
     """``"AMD EPYC 7B13, 2 CPUs"`` (``", NVIDIA H100"`` added when ``gpu`` is given): how machines are told apart.
 
@@ -85,6 +107,7 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "libraries": {name: _version(name) for name in LIBRARIES},
         "cpu": cpu_model(),
+        "cpu_id": cpu_id(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cpu_capability": cpu_capability(),  # the instruction set of the kernels (suite.cpu_isa)

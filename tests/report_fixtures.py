@@ -138,6 +138,7 @@ def manifest(
             "platform": "Linux-6.18.44-x86_64-with-glibc2.36",
             "libraries": {"torch": "2.13.0+cpu", "fvcore": "0.1.5.post20221221", "numpy": "2.4.6", "pandas": "3.1.1"},
             "cpu": cpu,
+            "cpu_id": "AuthenticAMD family 25 model 17 stepping 1",
             "cpu_count": cpu_count,
             "torch_threads": cpu_count,
             "cpu_capability": "AVX2",

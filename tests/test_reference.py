@@ -59,7 +59,7 @@ def test_report_writes_each_report_the_index_and_the_readme_block(tmp_path: Path
     assert written.reports == [root / "reports" / "reference" / "tiny"] and readme.endswith("## After\n")
     block = readme_block(readme)
     assert "STALE BOARD" not in block and "complete" in block and "[Full report](reports/reference/tiny/README.md)" in block
-    assert f"(CPU kernels: {cpu_capability()})" in block  # the instruction set the run's sitting recorded
+    assert f"; kernels {cpu_capability()})" in block  # the instruction set the run's sitting recorded
     for _, row in summary.iterrows():
         assert f"| `{row['model']}` | {numbers.percent(row['accuracy_mean'], row['accuracy_std'])} | 1 of 1 |" in block
     index = (root / "reports" / "reference" / "README.md").read_text()

@@ -42,6 +42,7 @@ def test_smoke_config_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert environment["libraries"]["torch"] and environment["libraries"]["fvcore"] and environment["python"]
     assert "commit" in environment["git"] and environment["cpu"] and environment["torch_threads"] >= 1
     assert environment["cpu_capability"] in ("DEFAULT", "AVX2", "AVX512", "ZVECTOR", "SVE256")
+    assert environment["cpu_id"] is None or " family " in environment["cpu_id"]  # /proc/cpuinfo's numbers, on Linux
     assert manifest["dataset"]["name"] == "synthetic" and len(manifest["dataset"]["digest"]) == 64
     trials = read_trials(run_dir)
     assert [t["model"] for t in trials] == manifest["config"]["models"]

@@ -95,9 +95,13 @@ def _environments(board: Board) -> list[dict[str, Any]]:
 
 
 def _kernels(board: Board) -> str:
-    """`` (CPU kernels: AVX2, AVX512)``: the instruction sets the sittings recorded (:mod:`suite.cpu_isa`); empty if none."""
-    levels = dict.fromkeys(str(env["cpu_capability"]) for env in _environments(board) if env.get("cpu_capability"))
-    return f" (CPU kernels: {', '.join(levels)})" if levels else ""
+    """`` (AuthenticAMD family 25 model 17 stepping 1; kernels AVX512)``: the CPUs and instruction sets the sittings
+    recorded (:func:`suite.environment.cpu_id`, :mod:`suite.cpu_isa`); empty if none did."""
+    environments = _environments(board)
+    ids = dict.fromkeys(str(env["cpu_id"]) for env in environments if env.get("cpu_id"))
+    levels = dict.fromkeys(str(env["cpu_capability"]) for env in environments if env.get("cpu_capability"))
+    parts = [*([", ".join(ids)] if ids else []), *([f"kernels {', '.join(levels)}"] if levels else [])]
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _software(board: Board) -> str:
