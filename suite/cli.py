@@ -19,18 +19,16 @@ Exit codes, the same for every command:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import sys
-import threading
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from suite import __version__
 from suite.errors import SuiteError, short_line
+from suite.interrupts import sigterm_as_interrupt
 from suite.metrics import (
     ACCURACY,
     BUDGET_ERROR,
@@ -283,7 +281,7 @@ def _run(args: argparse.Namespace) -> tuple[str, int]:
     executor = make_executor(args.executor, **ray_options, max_retries=args.max_retries)
     options = {"data_root": args.data_root, "out": args.out, "device": args.device, "cache_dir": args.cache_dir}
     try:
-        with _sigterm_as_interrupt():  # a batch scheduler's SIGTERM stops the run like Ctrl-C
+        with sigterm_as_interrupt():  # a batch scheduler's SIGTERM stops the run like Ctrl-C
             result = run(args.config, **options, executor=executor, resume=args.resume, retry_failed=args.retry_failed)
     except RunInterrupted as interrupted:
         settings = (args.data_root, args.cache_dir, args.device, args.retry_failed, executor.resume_options())
@@ -313,21 +311,6 @@ def failed_summary(failed: list[dict[str, object]], total: int) -> str:
             return f"{text}, and {len(failed) - index} more"
         text = longer
     return text
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _report(args: argparse.Namespace) -> str:
