@@ -28,7 +28,7 @@ from typing import NoReturn
 
 from suite import __version__
 from suite.errors import SuiteError, short_line
-from suite.interrupts import sigterm_as_interrupt
+from suite.interrupts import stop_signals_as_interrupt
 from suite.metrics import (
     ACCURACY,
     BUDGET_ERROR,
@@ -281,7 +281,7 @@ def _run(args: argparse.Namespace) -> tuple[str, int]:
     executor = make_executor(args.executor, **ray_options, max_retries=args.max_retries)
     options = {"data_root": args.data_root, "out": args.out, "device": args.device, "cache_dir": args.cache_dir}
     try:
-        with sigterm_as_interrupt():  # a batch scheduler's SIGTERM stops the run like Ctrl-C
+        with stop_signals_as_interrupt():  # Ctrl-C, or a batch scheduler's SIGTERM, stops the run cleanly
             result = run(args.config, **options, executor=executor, resume=args.resume, retry_failed=args.retry_failed)
     except RunInterrupted as interrupted:
         settings = (args.data_root, args.cache_dir, args.device, args.retry_failed, executor.resume_options())
