@@ -68,16 +68,49 @@ def cpu_id() -> str | None:
     return f"{vendor} family {fields['cpu family']} model {model} stepping {stepping}"
 
 
-def machine_label(cpu: str | None, cpu_count: int | None, gpu: str | None = None) -> str:
-    """``"AMD EPYC 7B13, 2 CPUs"`` (``", NVIDIA H100"`` added when ``gpu`` is given): how machines are told apart.
+def cpu_generation(identity: str | None) -> str | None:
+    """``"family 25 model 17"`` of a :func:`cpu_id`: what separates CPU generations (the stepping, a revision, does not)."""
+    words = (identity or "").split()
+    if "family" not in words or "model" not in words:
+        return None
+    family, model = words[words.index("family") + 1 :][:1], words[words.index("model") + 1 :][:1]
+    return f"family {family[0]} model {model[0]}" if family and model else None
+
+
+def identified(label: str, identity: str | None, capability: str | None) -> str:
+    """``label`` with the CPU generation and kernel level that tell machines of one name apart.
+
+    ``"AMD EPYC, 2 CPUs"`` becomes ``"AMD EPYC, 2 CPUs (family 25 model 17, AVX512)"``:
+    an AVX2-only EPYC and an AVX-512 one both name themselves "AMD EPYC" and run batch-1
+    convolutions 1.5 to 3 times apart, so a label without these would pool their latency.
+    The kernel level (:mod:`suite.cpu_isa`) is part of it because a process can be held
+    below its CPU's level (``suite reference check`` does so), which is another machine
+    as far as timings go. Either part is left out when unknown.
+    """
+    parts = [part for part in (cpu_generation(identity), capability) if part]
+    return f"{label} ({', '.join(parts)})" if parts else label
+
+
+def machine_label(
+    cpu: str | None,
+    cpu_count: int | None,
+    gpu: str | None = None,
+    *,
+    identity: str | None = None,
+    capability: str | None = None,
+) -> str:
+    """``"AMD EPYC, 2 CPUs (family 25 model 17, AVX512)"``: how machines are told apart.
 
     Args:
         cpu (str, optional): CPU model name (:func:`cpu_model`).
         cpu_count (int, optional): Logical CPUs of the machine (``os.cpu_count()``).
-        gpu (str, optional): GPU name, given only when the trial ran on it. (Default: ``None``)
+        gpu (str, optional): GPU name, given only when the trial ran on it (``", NVIDIA H100"``
+            follows the CPU count). (Default: ``None``)
+        identity (str, optional): The CPU's :func:`cpu_id`. (Default: ``None``)
+        capability (str, optional): The kernel level (:func:`suite.cpu_isa.cpu_capability`). (Default: ``None``)
     """
     label = f"{cpu or 'unknown CPU'}, {cpu_count or '?'} CPUs"
-    return f"{label}, {gpu}" if gpu else label
+    return identified(f"{label}, {gpu}" if gpu else label, identity, capability)
 
 
 def this_machine(device: str) -> str:
@@ -85,7 +118,7 @@ def this_machine(device: str) -> str:
     import torch  # here, not at the top: the report reads labels without importing torch
 
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") and torch.cuda.is_available() else None
-    return machine_label(cpu_model(), os.cpu_count(), gpu)
+    return machine_label(cpu_model(), os.cpu_count(), gpu, identity=cpu_id(), capability=cpu_capability())
 
 
 def _version(name: str) -> str | None:

@@ -31,7 +31,7 @@ from suite.crossval import CV
 from suite.data import get_dataset
 from suite.data.base import AudioDataset, ensure_dataset
 from suite.deploy.stage import deploy_trained
-from suite.environment import this_machine
+from suite.environment import cpu_id, this_machine
 from suite.errors import SuiteError
 from suite.feature_cache import FileFeatures, file_features
 from suite.input_spec import InputSpec
@@ -206,7 +206,7 @@ class Deadline:
 
 
 #: Keys of a record that say where and when its phases ran, in the order they end it (after every figure).
-PHASE_KEYS = ("wall_seconds", "machine", "train_started", "train_ended", "node")
+PHASE_KEYS = ("wall_seconds", "machine", "cpu_id", "train_started", "train_ended", "node")
 
 
 def needs_measuring(config: RunConfig) -> bool:
@@ -306,7 +306,9 @@ def train_trial(task: TrialTask, store: FeatureStore, progress: bool = False) ->
         record_failure(record, error)
     record["wall_seconds"] = time.perf_counter() - start
     # Where it trained; a measurement replaces it with where it measured, which is what the label is for.
-    record |= {"machine": this_machine(str(record.get("device", "cpu"))), "train_started": started, "train_ended": time.time()}
+    # With cpu_id beside it the label is known to name the CPU generation (see trial_machine).
+    record |= {"machine": this_machine(str(record.get("device", "cpu"))), "cpu_id": cpu_id()}
+    record |= {"train_started": started, "train_ended": time.time()}
     return trained
 
 
@@ -413,8 +415,8 @@ def measure_trained(trained: TrainedTrial, config: RunConfig) -> dict[str, Any]:
     except Exception as error:
         record_failure(record, error)
     record["wall_seconds"] = float(trained.record.get("wall_seconds", 0.0)) + time.perf_counter() - start
-    record["machine"] = this_machine(str(record.get("device", "cpu")))
-    record |= {key: trained.record[key] for key in PHASE_KEYS[2:] if key in trained.record}
+    record |= {"machine": this_machine(str(record.get("device", "cpu"))), "cpu_id": cpu_id()}
+    record |= {key: trained.record[key] for key in PHASE_KEYS[3:] if key in trained.record}
     record |= {"measure_host": socket.gethostname(), "measure_pid": os.getpid()}
     return record | {"measure_started": started, "measure_ended": time.time()}
 

@@ -19,10 +19,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from suite.environment import machine_label
 from suite.measure.latency import Timing
 from suite.results import RunWriter, new_run_dir
 from suite.results.manifest import contributors
 
+#: The CPU every fixture run says it ran on (an AVX2 EPYC of one generation).
+CPU_ID = "AuthenticAMD family 25 model 17 stepping 1"
 MAC_CONVENTION = (
     "macs = multiply-accumulates of matrix products and convolutions per example at batch 1 "
     "(fvcore convention); flops = 2 x macs; element-wise ops are not counted"
@@ -138,7 +141,7 @@ def manifest(
             "platform": "Linux-6.18.44-x86_64-with-glibc2.36",
             "libraries": {"torch": "2.13.0+cpu", "fvcore": "0.1.5.post20221221", "numpy": "2.4.6", "pandas": "3.1.1"},
             "cpu": cpu,
-            "cpu_id": "AuthenticAMD family 25 model 17 stepping 1",
+            "cpu_id": CPU_ID,
             "cpu_count": cpu_count,
             "torch_threads": cpu_count,
             "cpu_capability": "AVX2",
@@ -325,7 +328,8 @@ def build_run(
         record["wall_seconds"] = float(record.get("train_seconds", 0.5)) + 0.4
         # Where and when each phase ran, after every figure, as suite.executors.base writes them.
         start = datetime.fromisoformat(started).timestamp()
-        record |= {"machine": f"{cpu}, {cpu_count} CPUs", "train_started": start, "train_ended": start + record["wall_seconds"]}
+        record |= {"machine": machine_label(cpu, cpu_count, identity=CPU_ID, capability="AVX2"), "cpu_id": CPU_ID}
+        record |= {"train_started": start, "train_ended": start + record["wall_seconds"]}
         if measure and record["status"] == "ok":
             record |= {"measure_host": "runner", "measure_pid": 4242, "measure_started": start + 1, "measure_ended": start + 2}
         writer.add_trial(record)

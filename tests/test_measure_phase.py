@@ -11,7 +11,8 @@ import torch
 
 from suite.budget import Budget, build_matched
 from suite.config import parse_config
-from suite.environment import cpu_model, machine_label, this_machine
+from suite.cpu_isa import cpu_capability
+from suite.environment import cpu_id, cpu_model, machine_label, this_machine
 from suite.executors.ray_nodes import Nodes, Trained
 from suite.input_spec import InputSpec
 from suite.reporting import load_results
@@ -63,7 +64,8 @@ def test_measuring_gives_the_figures_and_the_machine() -> None:
     task, trained = trained_mlp(TINY | {"measure": {"memory": True}})
     record = measure_trained(trained, task.config)
     assert record["status"] == "ok" and record["peak_mem_infer_mb"] > 0 and record["peak_mem_train_mb"] > 0
-    assert record["machine"] == this_machine("cpu") == machine_label(cpu_model(), os.cpu_count())
+    assert record["machine"] == this_machine("cpu") and record["cpu_id"] == cpu_id()
+    assert record["machine"] == machine_label(cpu_model(), os.cpu_count(), identity=cpu_id(), capability=cpu_capability())
     assert record["measure_started"] <= record["measure_ended"] and record["wall_seconds"] > 1.0  # training's second kept
 
 

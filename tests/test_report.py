@@ -186,7 +186,8 @@ def test_merged_runs(merged: ReportFiles) -> None:
     assert page.count('<section id="fsdd-official" class="dataset">') == 1
     assert page.count('<section id="esc50-fold1" class="dataset">') == 1
     fsdd, esc = text.split("## esc50")
-    assert "machine A (AMD EPYC, 2 CPUs)" in fsdd and "machine B (Intel Xeon, 8 CPUs)" in fsdd
+    assert "machine A (AMD EPYC, 2 CPUs (family 25 model 17, AVX2))" in fsdd
+    assert "machine B (Intel Xeon, 8 CPUs (family 25 model 17, AVX2))" in fsdd  # the fixture gives both one CPU id
     assert fsdd.count("### Machines side by side: 100 k params") == 1 and "Machines side by side" not in esc
     side = fsdd.split("### Machines side by side: 100 k params")[1].split("###")[0]
     assert "| model | accuracy (A) | accuracy (B) | latency CPU b1 (A) | latency CPU b1 (B) |" in side

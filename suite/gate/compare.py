@@ -81,17 +81,20 @@ def _seed_count(side: pd.Series) -> int | None:
 def _choose_basis(base: Side, new: Side, basis: Basis) -> tuple[str, str]:
     """``auto``: ratios to the interleaved reference when both sides have one, else ms on one machine, rel across."""
     same = base.machines == new.machines
+    machines = f"{'; '.join(base.machines) or 'unknown'} vs {'; '.join(new.machines) or 'unknown'}"
+    # Measured: batch-1 ratios of six models moved by 1.00x to 1.57x between an AVX2 and an
+    # AVX-512 EPYC, so across CPU generations the ratio is a rough guide, and says so.
+    differ = "" if same else f"; the sides ran on different machines ({machines}): ratios carry over only roughly"
     if basis == "ms":
         return "ms", "milliseconds (--latency-basis ms)" + ("" if same else "; the runs come from different machines")
     if basis == "rel":
-        return "rel", "ratio to the reference kernel (--latency-basis rel)"
+        return "rel", "ratio to the reference kernel (--latency-basis rel)" + differ
     if base.interleaved and new.interleaved:
         # Measured here: a model's milliseconds moved by up to 2x between runs on one idle
         # machine while its ratio to the reference timed between its rounds moved by 5-15 %.
-        return "rel", "ratio to the reference kernel timed between the rounds of each figure (both sides have it)"
+        return "rel", "ratio to the reference kernel timed between the rounds of each figure (both sides have it)" + differ
     if same:
         return "ms", f"milliseconds: both sides ran on the same machine ({', '.join(base.machines) or 'unknown'})"
-    machines = f"{', '.join(base.machines) or 'unknown'} vs {', '.join(new.machines) or 'unknown'}"
     return "rel", f"ratio to the reference kernel: the sides ran on different machines ({machines})"
 
 

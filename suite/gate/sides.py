@@ -144,11 +144,16 @@ def _from_results(path: Path) -> Side:
     models = models.join(quality).join(_seed_results(usable)).join(_health(all_trials, runs)).reset_index()
     models["n_seeds"] = models["n_seeds"].fillna(0).astype(int)
     tolerances = {float(run.manifest.get("config", {}).get("tolerance", DEFAULT_TOLERANCE)) for run in runs}
+    machines = sorted(set(all_trials["machine"].dropna()))
+    if len(machines) > 1:
+        # A run resumed on another CPU: its raw times are pooled, so a model's spread holds the
+        # gap between the CPUs (23 % for one model of an AVX2 + AVX-512 run) and hides changes.
+        notes.append(f"{path}: trials from {len(machines)} machines ({'; '.join(machines)}): latency pooled over them")
     if len(runs) > 1:
         notes.append(f"{path}: {len(runs)} runs pooled (raw times of every run; each seed's accuracy averaged over runs)")
     return Side(
         source=str(path),
-        machines=sorted(set(all_trials["machine"].dropna())),
+        machines=machines,
         models=models,
         latency=_latency_from_timings(timings),
         tolerance=min(tolerances, default=DEFAULT_TOLERANCE),

@@ -14,6 +14,7 @@ HEAR's results pages do.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from suite import numbers
 from suite.errors import SuiteError
 from suite.metrics import ACCURACY, EPOCHS, INT8, LATENCY_MS, MACS, PARAMS, STREAM_FRAME_MS, STREAM_MODE
 from suite.results import read_manifest
-from suite.results.load import machine_label
+from suite.results.load import machine_label, sittings
 
 CONFIGS = Path("configs/reference")
 RESULTS = Path("results/reference")
@@ -87,11 +88,7 @@ def _status(board: Board) -> str:
 
 def _environments(board: Board) -> list[dict[str, Any]]:
     """The environment of every sitting of every run: the start's and each resumption's."""
-    return [
-        env
-        for manifest in board.manifests
-        for env in [manifest.get("environment") or {}] + [r.get("environment") or {} for r in manifest.get("resumed") or []]
-    ]
+    return [env for manifest in board.manifests for env in sittings(manifest)]
 
 
 def _kernels(board: Board) -> str:
@@ -175,6 +172,23 @@ def table(board: Board) -> str:
     return "\n".join(lines)
 
 
+def tables(board: Board) -> str:
+    """:func:`table`, or one per machine when the runs' trials were measured on several.
+
+    As in the report (:mod:`suite.reporting.build`), a machine is a board of its own:
+    latency from two CPUs is not averaged, and each seed's accuracy stays with the
+    trial that measured it.
+    """
+    machines = list(dict.fromkeys(board.summary["machine"].astype(str))) if "machine" in board.summary else []
+    if len(machines) < 2:
+        return table(board)
+    parts = [f"The trials were measured on {len(machines)} machines: one board each."]
+    for machine in machines:
+        part = dataclasses.replace(board, summary=board.summary[board.summary["machine"].astype(str) == machine])
+        parts.append(f"Machine {machine}:\n\n{table(part)}")
+    return "\n\n".join(parts)
+
+
 def boards_markdown(root: Path, links_from: Path) -> str:
     """Every reference board, each under a heading with its description and a link to its full report.
 
@@ -190,7 +204,7 @@ def boards_markdown(root: Path, links_from: Path) -> str:
             parts.append(f"#### `{name}`\n\nNot run yet (`configs/reference/{name}.yaml`).")
             continue
         report = f"- [Full report]({link.as_posix()}): plots, every timed setting, training curves."
-        parts.append(f"#### `{name}`\n\n{describe(board)}\n{report}\n\n{table(board)}")
+        parts.append(f"#### `{name}`\n\n{describe(board)}\n{report}\n\n{tables(board)}")
     return "\n\n".join([LEGEND, *parts])
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from suite.environment import identified
 from suite.environment import machine_label as environment_machine_label
 from suite.errors import SuiteError
 from suite.metrics import FLOAT32, FLOPS, INFINITE_METRICS, METRICS, QUALITY, TEXT_METRICS, TIMED_SETTING
@@ -104,24 +105,59 @@ class Results:
     notes: list[str] = field(default_factory=list)
 
 
-def machine_label(manifest: dict[str, Any]) -> str:
-    """``"AMD EPYC, 2 CPUs"`` (and the GPU when the run trained on it): the machine of the driver that wrote the run.
+def sittings(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The environment of every sitting of a run: its start's, then each resumption's (in order)."""
+    resumed = manifest.get("resumed") or []
+    return [manifest.get("environment") or {}] + [r.get("environment") or {} for r in resumed if isinstance(r, dict)]
 
-    The label of a trial is its record's ``machine`` (where it was measured: a Ray worker's
-    node, or the driver itself on the local executor); this is the fallback for records
-    without one (folders written before records carried it), in the same format.
-    """
+
+def _agreed(manifest: dict[str, Any], key: str) -> str | None:
+    """``key`` of the environment when every sitting recorded the same value; ``None`` when any differs or lacks it."""
+    values = {env.get(key) for env in sittings(manifest)}
+    value = values.pop() if len(values) == 1 else None
+    return value if isinstance(value, str) and value else None
+
+
+def _driver_label(manifest: dict[str, Any], *, identify: bool) -> str:
     env = manifest.get("environment") or {}
     if not env:
         return "unknown machine"
     gpu = env.get("gpu") if str(manifest.get("device", "")).startswith("cuda") else None
-    return environment_machine_label(env.get("cpu"), env.get("cpu_count"), gpu)
+    if not identify:
+        return environment_machine_label(env.get("cpu"), env.get("cpu_count"), gpu)
+    identity, capability = _agreed(manifest, "cpu_id"), _agreed(manifest, "cpu_capability")
+    return environment_machine_label(env.get("cpu"), env.get("cpu_count"), gpu, identity=identity, capability=capability)
+
+
+def machine_label(manifest: dict[str, Any]) -> str:
+    """``"AMD EPYC, 2 CPUs (family 25 model 17, AVX512)"``: the machine of the driver that wrote the run.
+
+    The label of a trial is its record's ``machine`` (where it was measured: a Ray worker's
+    node, or the driver itself on the local executor); this is the fallback for records
+    without one (folders written before records carried it), in the same format. The CPU
+    generation and kernel level are added only when every sitting of the run recorded the
+    same ones: a run resumed on another CPU cannot say which trials ran where.
+    """
+    return _driver_label(manifest, identify=True)
 
 
 def trial_machine(record: dict[str, Any], run: RunInfo) -> str:
-    """The machine that measured a trial: its record's ``machine``, else the run's (from the manifest)."""
+    """The machine that measured a trial: its record's ``machine``, else the run's (from the manifest).
+
+    Records written before labels carried the CPU generation and kernel level (they have no
+    ``cpu_id``) get them here where they can be known: the level from the record, the
+    generation from the run when the record names the driver's CPU and every sitting agreed
+    on it. So an old AVX2 run and a new AVX-512 one of the same "AMD EPYC" are told apart.
+    """
     machine = record.get("machine")
-    return machine if isinstance(machine, str) and machine else run.machine
+    if not (isinstance(machine, str) and machine):
+        return run.machine
+    if "cpu_id" in record:  # written by this_machine with the identity already in the label
+        return machine
+    same_cpu = machine == _driver_label(run.manifest, identify=False)
+    identity = _agreed(run.manifest, "cpu_id") if same_cpu else None
+    capability = record.get("cpu_capability")
+    return identified(machine, identity, capability if isinstance(capability, str) else None)
 
 
 def _is_run(folder: Path) -> bool:

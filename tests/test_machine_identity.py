@@ -1,0 +1,90 @@
+"""Machines that share a name are still told apart: CPU generation and kernel level are part of the label.
+
+Two cloud VMs both called "AMD EPYC" ran batch-1 convolutions 1.5 to 3 times apart (an
+AVX2-only one and an AVX-512 one); with one label the report averaged their latency and
+``suite compare`` judged milliseconds across them as if they were one machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from suite.cpu_isa import cpu_capability
+from suite.environment import cpu_generation, cpu_id, cpu_model, machine_label, this_machine
+from suite.gate.compare import FailOn, compare_paths
+from suite.reference.leaderboard import Board, tables
+from suite.reporting import load_results
+from suite.reporting.summary import summarise
+from tests.compare_fixtures import edit_trials
+from tests.report_fixtures import CPU_ID, build_run
+
+ZEN4 = "AuthenticAMD family 25 model 17 stepping 1"
+ZEN2 = "AuthenticAMD family 23 model 49 stepping 0"
+
+
+def test_the_label_names_the_generation_and_the_kernel_level() -> None:
+    assert cpu_generation(ZEN4) == "family 25 model 17" and cpu_generation(None) is None and cpu_generation("x86") is None
+    assert machine_label("AMD EPYC", 2) == "AMD EPYC, 2 CPUs"  # nothing known, nothing added
+    assert machine_label("AMD EPYC", 2, identity=ZEN4, capability="AVX512") == "AMD EPYC, 2 CPUs (family 25 model 17, AVX512)"
+    zen2, zen4 = (machine_label("AMD EPYC", 2, identity=identity, capability="AVX2") for identity in (ZEN2, ZEN4))
+    assert zen2 != zen4
+    assert machine_label("AMD EPYC", 2, "NVIDIA H200", capability="AVX2") == "AMD EPYC, 2 CPUs, NVIDIA H200 (AVX2)"
+    here = this_machine("cpu")
+    assert here == machine_label(cpu_model(), os.cpu_count(), identity=cpu_id(), capability=cpu_capability())
+    assert here.endswith(f"{cpu_capability()})")  # this machine's kernel level is always known
+
+
+def _as_written_before_identity(run: Path, manifest_edit: Any = None) -> Path:
+    """The run as older code wrote it: record labels of the CPU model alone and no ``cpu_id`` in the records."""
+
+    def edit(record: dict[str, Any]) -> None:
+        record["machine"] = "AMD EPYC, 2 CPUs"
+        record.pop("cpu_id", None)
+
+    if manifest_edit is not None:
+        path = run / "manifest.json"
+        manifest = json.loads(path.read_text())
+        manifest_edit(manifest)
+        path.write_text(json.dumps(manifest))
+    return edit_trials(run, edit)
+
+
+def test_older_records_get_the_identity_their_run_recorded(tmp_path: Path) -> None:
+    run = _as_written_before_identity(build_run(tmp_path / "a", models=["mlp"], seeds=[0]))
+    assert set(load_results([run]).trials["machine"]) == {"AMD EPYC, 2 CPUs (family 25 model 17, AVX2)"}
+    # Resumed on another CPU: the run cannot say which trial ran where, so only the record's own level is added.
+    resumed = _as_written_before_identity(
+        build_run(tmp_path / "b", models=["mlp"], seeds=[0]),
+        lambda m: m.__setitem__("resumed", [{"environment": m["environment"] | {"cpu_id": ZEN2}}]),
+    )
+    assert set(load_results([resumed]).trials["machine"]) == {"AMD EPYC, 2 CPUs (AVX2)"}
+
+
+def _seed_two_on(run: Path, identity: str, level: str) -> Path:
+    """Seed 2's trials as if measured on another CPU of the same name (a run resumed elsewhere)."""
+
+    def edit(record: dict[str, Any]) -> None:
+        if record["seed"] == 2:
+            record |= {"cpu_id": identity, "cpu_capability": level}
+            record["machine"] = machine_label("AMD EPYC", 2, identity=identity, capability=level)
+
+    return edit_trials(run, edit)
+
+
+def test_a_run_resumed_on_another_generation_is_two_machines_in_reports_boards_and_compare(tmp_path: Path) -> None:
+    run = _seed_two_on(build_run(tmp_path / "runs", models=["mlp", "cnn1d"], seeds=[0, 1, 2], measure=True), ZEN2, "AVX2")
+    summary = summarise(load_results([run]))
+    assert sorted(summary["n_ok"]) == [1, 1, 2, 2]  # latency of the two CPUs is not averaged
+    assert summary["machine"].nunique() == 2 and CPU_ID != ZEN2
+    board = Board("tiny", summary, [json.loads((run / "manifest.json").read_text())])
+    text = tables(board)
+    assert text.startswith("The trials were measured on 2 machines") and text.count("| rank | model |") == 2
+    assert "Machine AMD EPYC, 2 CPUs (family 23 model 49, AVX2):" in text
+    # Against a run of one machine: the sides differ, so milliseconds are not compared directly.
+    other = build_run(tmp_path / "other", models=["mlp", "cnn1d"], seeds=[0, 1, 2], measure=True)
+    comparison = compare_paths(other, run, FailOn())
+    assert comparison.basis == "rel" and "different machines" in comparison.basis_reason
+    assert any("trials from 2 machines" in note and "latency pooled" in note for note in comparison.notes)
