@@ -15,6 +15,7 @@ from suite import numbers
 from suite.cli import main
 from suite.config import parse_config
 from suite.cpu_isa import CAPS, cpu_capability, environment_for
+from suite.environment import this_machine
 from suite.errors import SuiteError
 from suite.reference.leaderboard import BEGIN, END, RESULTS, boards_markdown, config_names, read_board, readme_block
 from suite.reference.publish import write_reference
@@ -59,7 +60,8 @@ def test_report_writes_each_report_the_index_and_the_readme_block(tmp_path: Path
     assert written.reports == [root / "reports" / "reference" / "tiny"] and readme.endswith("## After\n")
     block = readme_block(readme)
     assert "STALE BOARD" not in block and "complete" in block and "[Full report](reports/reference/tiny/README.md)" in block
-    assert f"; kernels {cpu_capability()})" in block  # the instruction set the run's sitting recorded
+    # The machine's label names the kernels' instruction set (and is not followed by it again).
+    assert f"- Measured on {this_machine('cpu')}; suite at" in block and f"{cpu_capability()})" in this_machine("cpu")
     for _, row in summary.iterrows():
         assert f"| `{row['model']}` | {numbers.percent(row['accuracy_mean'], row['accuracy_std'])} | 1 of 1 |" in block
     index = (root / "reports" / "reference" / "README.md").read_text()

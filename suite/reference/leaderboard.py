@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from suite import numbers
+from suite.environment import cpu_generation
 from suite.errors import SuiteError
 from suite.metrics import ACCURACY, EPOCHS, INT8, LATENCY_MS, MACS, PARAMS, STREAM_FRAME_MS, STREAM_MODE
 from suite.results import read_manifest
@@ -91,12 +92,15 @@ def _environments(board: Board) -> list[dict[str, Any]]:
     return [env for manifest in board.manifests for env in sittings(manifest)]
 
 
-def _kernels(board: Board) -> str:
+def _kernels(board: Board, machines: str) -> str:
     """`` (AuthenticAMD family 25 model 17 stepping 1; kernels AVX512)``: the CPUs and instruction sets the sittings
-    recorded (:func:`suite.environment.cpu_id`, :mod:`suite.cpu_isa`); empty if none did."""
+    recorded (:func:`suite.environment.cpu_id`, :mod:`suite.cpu_isa`) that the ``machines`` text does not already
+    name (labels written since they carry both); empty if none is left."""
     environments = _environments(board)
     ids = dict.fromkeys(str(env["cpu_id"]) for env in environments if env.get("cpu_id"))
+    ids = {i: None for i in ids if str(cpu_generation(i) or i) not in machines}
     levels = dict.fromkeys(str(env["cpu_capability"]) for env in environments if env.get("cpu_capability"))
+    levels = {level: None for level in levels if level not in machines}
     parts = [*([", ".join(ids)] if ids else []), *([f"kernels {', '.join(levels)}"] if levels else [])]
     return f" ({'; '.join(parts)})" if parts else ""
 
@@ -137,7 +141,7 @@ def describe(board: Board) -> str:
     return (
         f"- {data.get('name', row['dataset'])} {version}, protocol `{row['protocol']}`; {budget}; "
         f"seeds {seeds}; up to {epochs} epochs. Status: {_status(board)}.\n"
-        f"- Measured on {machines}{_kernels(board)}; {_software(board)}."
+        f"- Measured on {machines}{_kernels(board, machines)}; {_software(board)}."
     )
 
 
