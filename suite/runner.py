@@ -177,6 +177,10 @@ def run_config(
                 plan.rejected = writer.reopen()
                 if plan.rejected:  # never silently: how many lines, why, and where they are now
                     print(_moved_line(writer.run_dir, plan.rejected), file=sys.stderr)
+                if isinstance(runner, LocalExecutor) and plan.manifest is not None:
+                    note = another_machine_note(writer.run_dir, plan.manifest, writer.records, device)
+                    if note:
+                        print(note, file=sys.stderr)
             run.writer = writer
             return _drive(run)
         except ResultsWriteError as error:
@@ -185,6 +189,27 @@ def run_config(
             writer.close()
     finally:
         runner.close()
+
+
+def another_machine_note(run_dir: Path, manifest: dict[str, Any], records: list[dict[str, Any]], device: str) -> str:
+    """``resume: the trials so far were measured on X; this is Y: ...``, or ``""`` when they are this machine's.
+
+    A resumed run on another CPU generation (a fresh sitting of a cloud VM may land on
+    one) is reported as two machines; saying so at the start lets the person decide
+    before hours of trials are spent.
+    """
+    from suite.environment import this_machine  # torch: only for a resume
+    from suite.results.load import RunInfo, trial_machine
+
+    run = RunInfo(run_dir, manifest)
+    earlier = list(dict.fromkeys(trial_machine(record, run) for record in records))
+    here = this_machine(str(resolve_device(device)))
+    if not earlier or earlier == [here]:
+        return ""
+    return (
+        f"resume: the trials so far were measured on {'; '.join(earlier)}; this is {here}: "
+        "reports and boards will show each machine's trials apart (latency is not comparable across them)"
+    )
 
 
 def _moved_line(run_dir: Path, rejected: list[tuple[int, str]]) -> str:

@@ -12,13 +12,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from suite.config import parse_config
 from suite.cpu_isa import cpu_capability
 from suite.environment import cpu_generation, cpu_id, cpu_model, machine_label, this_machine
 from suite.gate.compare import FailOn, compare_paths
 from suite.reference.leaderboard import Board, tables
 from suite.reporting import load_results
 from suite.reporting.summary import summarise
+from suite.runner import run_config
 from tests.compare_fixtures import edit_trials
+from tests.helpers import TINY
 from tests.report_fixtures import CPU_ID, build_run
 
 ZEN4 = "AuthenticAMD family 25 model 17 stepping 1"
@@ -88,3 +93,15 @@ def test_a_run_resumed_on_another_generation_is_two_machines_in_reports_boards_a
     comparison = compare_paths(other, run, FailOn())
     assert comparison.basis == "rel" and "different machines" in comparison.basis_reason
     assert any("trials from 2 machines" in note and "latency pooled" in note for note in comparison.notes)
+
+
+def test_resuming_on_another_machine_says_so_before_it_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = parse_config(TINY | {"models": ["mlp"]})
+    run_dir = run_config(config, out=tmp_path, cache_dir=tmp_path / "c", progress=False)
+    run_config(config, out=run_dir, cache_dir=tmp_path / "c", progress=False)
+    assert "resume:" not in capsys.readouterr().err  # the same machine: nothing to say
+    elsewhere = machine_label("AMD EPYC", 2, identity=ZEN2, capability="AVX2")
+    edit_trials(run_dir, lambda record: record.__setitem__("machine", elsewhere))
+    run_config(config, out=run_dir, cache_dir=tmp_path / "c", progress=False)
+    err = capsys.readouterr().err
+    assert f"resume: the trials so far were measured on {elsewhere}; this is {this_machine('cpu')}:" in err
