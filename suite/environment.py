@@ -35,15 +35,23 @@ def git_commit(start: Path | None = None) -> dict[str, Any]:
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+def _first_processor() -> dict[str, str]:
+    """The fields of the first processor in /proc/cpuinfo (``{}`` where there is none): one CPU speaks for all."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    return _first_processor().get("model name") or platform.processor() or platform.machine()
 
 
 def cpu_id() -> str | None:
@@ -53,15 +61,7 @@ def cpu_id() -> str | None:
     generations; these numbers still tell them apart (an AVX2-only EPYC and an AVX-512 one
     both called themselves "AMD EPYC" here).
     """
-    fields: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if not line.strip():
-                break  # the first processor is enough
-            key, _, value = line.partition(":")
-            fields[key.strip()] = value.strip()
-    except OSError:
-        return None
+    fields = _first_processor()
     if "cpu family" not in fields:
         return None
     vendor, model, stepping = (fields.get(key, "?") for key in ("vendor_id", "model", "stepping"))
