@@ -13,10 +13,16 @@ every NEW run (starting at a random point of its first half), as a neighbour on 
 shared CI runner would. Each run is compared with BASE exactly as ``suite compare BASE
 NEW`` does, with the default thresholds, and one table row is printed per comparison.
 
+With ``--base-when spread`` the first BASE run is made first and the others evenly
+between the A/B pairs up to after the last one, and the runs are compared once all are
+made: BASE then spans the same hours of the machine's drift as the NEW runs, as a
+baseline refreshed at the times of day the CI runs at would. ``--out`` keeps every run and
+a ``plan.jsonl`` of the NEW ones; ``--rescore OUT`` judges them again without running.
+
 Wanted: no A run reports any regression (false-alarm rate 0), and every B run reports
 the slowed model's model-scope latency as ``regressed``.
 
-Run: ``python benchmarks/bench_compare_gate.py --data-root ../shared/data --noisy-neighbour``
+Run: ``python benchmarks/bench_compare_gate.py --data-root ../shared/data --noisy-neighbour --new-seeds 3``
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import torch
 import yaml
 from torch import nn
 
-import suite.profiling
+import suite.budget
 from suite.config import parse_config
 from suite.gate import DEFAULT_FAIL_ON, compare_paths
 from suite.runner import run_config
@@ -63,17 +69,17 @@ class BusyWait(nn.Module):
 @contextmanager
 def slowed(name: str, seconds: float) -> Iterator[None]:
     """Build family ``name`` wrapped in :class:`BusyWait` while the block runs."""
-    original = suite.profiling.create_model
+    original = suite.budget.create_model
 
     def create(family: str, *args: object, **kwargs: object) -> nn.Module:
         model = original(family, *args, **kwargs)  # type: ignore[arg-type]
         return BusyWait(model, seconds) if family == name else model
 
-    suite.profiling.create_model = create  # type: ignore[assignment]
+    suite.budget.create_model = create  # type: ignore[assignment]
     try:
         yield
     finally:
-        suite.profiling.create_model = original
+        suite.budget.create_model = original
 
 
 def headline_ms(run_dir: Path, model: str) -> float:
@@ -121,6 +127,51 @@ def neighbour_during(window: tuple[float, float] | None, core: int) -> Iterator[
         neighbour.stop()
 
 
+def base_positions(base_runs: int, repeats: int, when: str) -> set[int]:
+    """The A/B pairs before which a BASE run is made (``repeats`` = after the last pair).
+
+    ``first``: all BASE runs before the first pair (a baseline made once, then CI runs).
+    ``spread``: the first before pair 0, the others evenly up to after the last pair, so
+    BASE spans the same stretch of the machine's drift as the NEW runs (as a baseline
+    refreshed at the times of day CI runs at would). Runs are compared once all are made.
+    """
+    if when == "first" or base_runs == 1:
+        return {0}
+    return {round(i * repeats / (base_runs - 1)) for i in range(base_runs)}
+
+
+def judge(plan: list[dict[str, object]], out: Path, model: str) -> None:
+    """Compare every NEW run of ``plan`` with ``out/base`` as ``suite compare`` does; print the table."""
+    base = out / "base"
+    bases = sorted(p for p in base.iterdir() if p.is_dir())
+    print(f"BASE: {len(bases)} run(s) pooled from {base}")
+    print(f"thresholds: {DEFAULT_FAIL_ON.describe()}")
+    header = f"{'run':4s} {'seed':>4s} {'burner':>11s} {'regressed':>9s} {'improved':>8s} {'unstable':>8s} {'unchanged':>9s}"
+    print(f"{header}  {model} latency (model scope, b1)")
+    false_alarms, detections, repeats = 0, 0, 0
+    for entry in plan:
+        comparison = compare_paths(base, out / str(entry["run"]), DEFAULT_FAIL_ON)
+        target = next(r for r in comparison.rows if r["model"] == model and r["metric"].startswith("latency cpu b1"))
+        verdicts = ("regressed", 9), ("improved", 8), ("unstable", 8), ("unchanged", 9)
+        counts = " ".join(f"{comparison.count(v):>{w}d}" for v, w in verdicts)
+        window = entry["burner"]
+        burner = f"{window[0]:.0f}-{window[1]:.0f} s" if isinstance(window, (list, tuple)) else "off"
+        label = f"{entry['kind']}{int(entry['repeat']) + 1}"
+        seeds = entry["seeds"]
+        assert isinstance(seeds, list)
+        print(f"{label:<4s} {seeds[0]:>4d} {burner:>11s} {counts}  {target['verdict']}: {target['detail']}", flush=True)
+        for row in comparison.rows:
+            if row["verdict"] in ("regressed", "improved", "unstable") and row is not target:
+                print(f"       also {row['verdict']}: {row['model']} {row['metric']} ({row['detail']})")
+        if entry["kind"] == "A":
+            repeats += 1
+            false_alarms += comparison.exit_code
+        else:
+            detections += target["verdict"] == "regressed"
+    print(f"A/A: {false_alarms} of {repeats} comparisons reported a regression (false alarms)")
+    print(f"A/B: {detections} of {len(plan) - repeats} comparisons reported {model} regressed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/ci.yaml")
@@ -130,39 +181,52 @@ def main() -> None:
     parser.add_argument("--model", default="cnn1d", help="the family made slower in the B runs")
     parser.add_argument("--slowdown", type=float, default=0.20)
     parser.add_argument("--base-runs", type=int, default=3, help="runs pooled into BASE (as results/baselines/ci)")
+    parser.add_argument(
+        "--base-when", choices=("first", "spread"), default="first", help="BASE runs all first, or spread over the session"
+    )
     parser.add_argument("--new-seed", type=int, default=10, help="first seed of the NEW runs (BASE uses the config's)")
     parser.add_argument("--new-seeds", type=int, default=1, help="seeds per NEW run (3: as a PR job running ci.yaml)")
     parser.add_argument("--noisy-neighbour", action="store_true", help="burn one core during part of every NEW run")
     parser.add_argument("--out", default=None, help="where the runs go (default: a temporary folder)")
+    parser.add_argument("--rescore", default=None, help="judge the runs an earlier --out kept, without running anything")
     args = parser.parse_args()
+    if args.rescore:
+        plan = [json.loads(line) for line in (Path(args.rescore) / "plan.jsonl").read_text().splitlines()]
+        judge(plan, Path(args.rescore), args.model)
+        return
     data = yaml.safe_load(Path(args.config).read_text())
     if args.epochs is not None:
         data["training"]["epochs"] = args.epochs
     config = parse_config(data, args.config)
     out = Path(args.out or tempfile.mkdtemp(prefix="gate-"))
+    if (out / "plan.jsonl").exists():
+        raise SystemExit(f"{out} already holds a benchmark's runs: give a new --out, or --rescore {out}")
+    out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)
 
     def one_run(folder: Path, seeds: list[int] | None = None) -> Path:
         chosen = config if seeds is None else parse_config(data | {"seeds": seeds}, args.config)
         return run_config(chosen, source=args.config, data_root=args.data_root, out=folder, progress=False)
 
+    before = base_positions(args.base_runs, args.repeats, args.base_when)
+    firsts = args.base_runs - len(before) + 1  # several BASE runs at one position when there are more runs than pairs
     started = time.perf_counter()
-    bases = [one_run(out / "base") for _ in range(args.base_runs)]
+    bases = [one_run(out / "base") for _ in range(firsts)]
     # A NEW run trains --new-seeds seeds: its length is a BASE run's per seed times that.
-    run_seconds = (time.perf_counter() - started) / args.base_runs / len(config.seeds) * args.new_seeds
-    base = out / "base"
+    run_seconds = (time.perf_counter() - started) / len(bases) / len(config.seeds) * args.new_seeds
     extra = args.slowdown * sorted(headline_ms(b, args.model) for b in bases)[len(bases) // 2] / 1000
-    print(f"BASE: {len(bases)} run(s) pooled, seeds {config.seeds}; a one-seed run takes about {run_seconds:.0f} s")
+    print(f"BASE: {args.base_runs} run(s) of seeds {config.seeds}, {args.base_when}; a NEW run takes about {run_seconds:.0f} s")
     print(f"NEW: {args.new_seeds} seed(s) per run from {args.new_seed} on, new ones each repeat; B runs add {extra * 1e6:.0f} us")
     noise = "one core, half of every NEW run" if args.noisy_neighbour else "none"
-    print(f"busy-wait to every {args.model} forward; noisy neighbour: {noise}")
-    print(f"thresholds: {DEFAULT_FAIL_ON.describe()}")
-    header = f"{'run':4s} {'seed':>4s} {'burner':>11s} {'regressed':>9s} {'improved':>8s} {'unstable':>8s} {'unchanged':>9s}"
-    print(f"{header}  {args.model} latency (model scope, b1)")
-    false_alarms, detections = 0, 0
-    for repeat in range(args.repeats):
+    print(f"busy-wait to every {args.model} forward; noisy neighbour: {noise}", flush=True)
+    plan: list[dict[str, object]] = []
+    for repeat in range(args.repeats + 1):
+        if repeat in before and repeat > 0:
+            bases.append(one_run(out / "base"))
+            print(f"BASE run {len(bases)} made before pair {repeat + 1}", flush=True)
+        if repeat == args.repeats:
+            break
         seeds = [args.new_seed + repeat * args.new_seeds + k for k in range(args.new_seeds)]
-        seed = seeds[0]
         for kind in ("A", "B"):
             window = None
             if args.noisy_neighbour:  # on for half a run, starting anywhere in its first half
@@ -171,23 +235,13 @@ def main() -> None:
             slowdown = slowed(args.model, extra) if kind == "B" else contextlib.nullcontext()
             with neighbour_during(window, core=1), slowdown:
                 new = one_run(out / "new", seeds)
-            comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
-            target = next(r for r in comparison.rows if r["model"] == args.model and r["metric"].startswith("latency cpu b1"))
-            verdicts = ("regressed", 9), ("improved", 8), ("unstable", 8), ("unchanged", 9)
-            counts = " ".join(f"{comparison.count(v):>{w}d}" for v, w in verdicts)
-            burner = f"{window[0]:.0f}-{window[1]:.0f} s" if window else "off"
-            print(
-                f"{kind}{repeat + 1:<3d} {seed:>4d} {burner:>11s} {counts}  {target['verdict']}: {target['detail']}", flush=True
-            )
-            for row in comparison.rows:
-                if row["verdict"] in ("regressed", "improved", "unstable") and row is not target:
-                    print(f"       also {row['verdict']}: {row['model']} {row['metric']} ({row['detail']})")
-            if kind == "A":
-                false_alarms += comparison.exit_code
-            else:
-                detections += target["verdict"] == "regressed"
-    print(f"A/A: {false_alarms} of {args.repeats} comparisons reported a regression (false alarms)")
-    print(f"A/B: {detections} of {args.repeats} comparisons reported {args.model} regressed")
+            run = str(new.resolve().relative_to(out.resolve()))
+            entry = {"kind": kind, "repeat": repeat, "seeds": seeds, "burner": window, "run": run}
+            plan.append(entry)
+            with (out / "plan.jsonl").open("a") as handle:  # kept as it goes: --rescore judges what was made
+                handle.write(json.dumps(entry) + "\n")
+            print(f"made {kind}{repeat + 1} ({new.name})", flush=True)
+    judge(plan, out, args.model)
 
 
 if __name__ == "__main__":
