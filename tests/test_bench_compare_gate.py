@@ -1,0 +1,51 @@
+"""The gate benchmark's own parts: its B runs must really slow the model, and BASE runs fall where it says.
+
+The benchmark patches the factory the trial builds models with; when that factory moved
+(issue 13), the B runs failed with an AttributeError that only a 90-minute run showed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+from suite.budget import Budget, build_matched
+from suite.input_spec import InputSpec
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_compare_gate.py"
+    spec = importlib.util.spec_from_file_location("bench_compare_gate", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_slowed_wraps_the_model_a_trial_builds_and_only_that_family(bench: ModuleType) -> None:
+    budget, spec = Budget("params", 25_000), InputSpec()
+    with bench.slowed("mlp", 0.0):
+        slowed = build_matched("mlp", spec, budget, n_classes=10).model
+        other = build_matched("cnn1d", spec, budget, n_classes=10).model
+    after = build_matched("mlp", spec, budget, n_classes=10).model
+    assert isinstance(slowed, bench.BusyWait)
+    assert not isinstance(other, bench.BusyWait) and not isinstance(after, bench.BusyWait)
+    x = spec.example(batch_size=2)
+    slowed.eval()
+    with torch.no_grad():
+        assert torch.equal(slowed(x), slowed.model(x))  # the same answer, only later
+
+
+@pytest.mark.parametrize(
+    ("runs", "when", "positions"),
+    [(3, "first", {0}), (1, "spread", {0}), (3, "spread", {0, 5, 10}), (4, "spread", {0, 3, 7, 10})],
+)
+def test_base_runs_fall_before_the_pairs_named(bench: ModuleType, runs: int, when: str, positions: set[int]) -> None:
+    assert bench.base_positions(runs, 10, when) == positions
