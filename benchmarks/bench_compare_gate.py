@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,8 +128,8 @@ def neighbour_during(window: tuple[float, float] | None, core: int) -> Iterator[
         neighbour.stop()
 
 
-def base_positions(base_runs: int, repeats: int, when: str) -> set[int]:
-    """The A/B pairs before which a BASE run is made (``repeats`` = after the last pair).
+def base_positions(base_runs: int, repeats: int, when: str) -> list[int]:
+    """For each BASE run, the A/B pair before which it is made (``repeats`` = after the last pair).
 
     ``first``: all BASE runs before the first pair (a baseline made once, then CI runs).
     ``spread``: the first before pair 0, the others evenly up to after the last pair, so
@@ -136,8 +137,8 @@ def base_positions(base_runs: int, repeats: int, when: str) -> set[int]:
     refreshed at the times of day CI runs at would). Runs are compared once all are made.
     """
     if when == "first" or base_runs == 1:
-        return {0}
-    return {round(i * repeats / (base_runs - 1)) for i in range(base_runs)}
+        return [0] * base_runs
+    return [round(i * repeats / (base_runs - 1)) for i in range(base_runs)]
 
 
 def judge(plan: list[dict[str, object]], out: Path, model: str) -> None:
@@ -155,7 +156,7 @@ def judge(plan: list[dict[str, object]], out: Path, model: str) -> None:
         verdicts = ("regressed", 9), ("improved", 8), ("unstable", 8), ("unchanged", 9)
         counts = " ".join(f"{comparison.count(v):>{w}d}" for v, w in verdicts)
         window = entry["burner"]
-        burner = f"{window[0]:.0f}-{window[1]:.0f} s" if isinstance(window, (list, tuple)) else "off"
+        burner = f"{window[0]:.0f}-{window[1]:.0f} s" if isinstance(window, list) else "off"
         label = f"{entry['kind']}{int(entry['repeat']) + 1}"
         seeds = entry["seeds"]
         assert isinstance(seeds, list)
@@ -208,10 +209,9 @@ def main() -> None:
         chosen = config if seeds is None else parse_config(data | {"seeds": seeds}, args.config)
         return run_config(chosen, source=args.config, data_root=args.data_root, out=folder, progress=False)
 
-    before = base_positions(args.base_runs, args.repeats, args.base_when)
-    firsts = args.base_runs - len(before) + 1  # several BASE runs at one position when there are more runs than pairs
+    before = Counter(base_positions(args.base_runs, args.repeats, args.base_when))
     started = time.perf_counter()
-    bases = [one_run(out / "base") for _ in range(firsts)]
+    bases = [one_run(out / "base") for _ in range(before[0])]
     # A NEW run trains --new-seeds seeds: its length is a BASE run's per seed times that.
     run_seconds = (time.perf_counter() - started) / len(bases) / len(config.seeds) * args.new_seeds
     extra = args.slowdown * sorted(headline_ms(b, args.model) for b in bases)[len(bases) // 2] / 1000
@@ -221,7 +221,7 @@ def main() -> None:
     print(f"busy-wait to every {args.model} forward; noisy neighbour: {noise}", flush=True)
     plan: list[dict[str, object]] = []
     for repeat in range(args.repeats + 1):
-        if repeat in before and repeat > 0:
+        for _ in range(before[repeat] if repeat else 0):  # those before pair 0 are made above
             bases.append(one_run(out / "base"))
             print(f"BASE run {len(bases)} made before pair {repeat + 1}", flush=True)
         if repeat == args.repeats:
@@ -236,7 +236,8 @@ def main() -> None:
             with neighbour_during(window, core=1), slowdown:
                 new = one_run(out / "new", seeds)
             run = str(new.resolve().relative_to(out.resolve()))
-            entry = {"kind": kind, "repeat": repeat, "seeds": seeds, "burner": window, "run": run}
+            burner = list(window) if window else None  # as plan.jsonl holds it, so --rescore reads the same
+            entry = {"kind": kind, "repeat": repeat, "seeds": seeds, "burner": burner, "run": run}
             plan.append(entry)
             with (out / "plan.jsonl").open("a") as handle:  # kept as it goes: --rescore judges what was made
                 handle.write(json.dumps(entry) + "\n")

@@ -45,7 +45,13 @@ def test_slowed_wraps_the_model_a_trial_builds_and_only_that_family(bench: Modul
 
 @pytest.mark.parametrize(
     ("runs", "when", "positions"),
-    [(3, "first", {0}), (1, "spread", {0}), (3, "spread", {0, 5, 10}), (4, "spread", {0, 3, 7, 10})],
+    [
+        (3, "first", [0, 0, 0]),
+        (1, "spread", [0]),
+        (3, "spread", [0, 5, 10]),
+        (4, "spread", [0, 3, 7, 10]),
+        (13, "spread", [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 8, 9, 10]),
+    ],
 )
-def test_base_runs_fall_before_the_pairs_named(bench: ModuleType, runs: int, when: str, positions: set[int]) -> None:
+def test_base_runs_fall_before_the_pairs_named(bench: ModuleType, runs: int, when: str, positions: list[int]) -> None:
     assert bench.base_positions(runs, 10, when) == positions
