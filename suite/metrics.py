@@ -42,6 +42,10 @@ class Metric(str):
         show (Callable[[Any], str]): Formats one value for people (:mod:`suite.numbers`).
         setting (Mapping | None): For a latency, the timed setting it is the median of
             (:data:`HEADLINE` with its backend and precision); ``suite history`` follows it.
+        per_machine (bool): Whether it measures the machine as much as the model (a time,
+            a rate, a memory peak): such figures from two machines are never averaged, while
+            the others (accuracy, counts, epochs) pool over the trials of a run that several
+            machines shared (:mod:`suite.reporting.summary`).
     """
 
     label: str
@@ -51,6 +55,7 @@ class Metric(str):
     judge: Judge | None
     show: Callable[[Any], str]
     setting: Mapping[str, Any] | None
+    per_machine: bool
 
     def __new__(
         cls,
@@ -63,11 +68,12 @@ class Metric(str):
         over_seeds: OverSeeds = "mean",
         judge: Judge | None = None,
         setting: Mapping[str, Any] | None = None,
+        per_machine: bool = False,
     ) -> Metric:
         metric = super().__new__(cls, name)
         metric.label, metric.unit, metric.show = label, unit, show
         metric.direction, metric.over_seeds, metric.judge = direction, over_seeds, judge
-        metric.setting = setting
+        metric.setting, metric.per_machine = setting, per_machine
         return metric
 
     def __reduce__(self) -> tuple[Callable[[str], Metric], tuple[str]]:
@@ -114,8 +120,10 @@ MODEL_BYTES = Metric("model_bytes", label="model size", unit="MiB", show=_bytes,
 BUDGET_ERROR = Metric("budget_error", label="budget error", unit="%", show=numbers.signed_percent, over_seeds="first")
 EPOCHS = Metric("epochs", label="epochs", unit="", show=numbers.plain)
 BEST_EPOCH = Metric("best_epoch", label="best epoch", unit="", show=numbers.plain)
-TRAIN_SECONDS = Metric("train_seconds", label="train time", unit="s", show=numbers.seconds, direction="lower")
-SAMPLES_PER_SECOND = Metric("samples_per_second", label="training rate", unit="/s", show=numbers.rate, direction="higher")
+TRAIN_SECONDS = Metric("train_seconds", label="train time", unit="s", show=numbers.seconds, direction="lower", per_machine=True)
+SAMPLES_PER_SECOND = Metric(
+    "samples_per_second", label="training rate", unit="/s", show=numbers.rate, direction="higher", per_machine=True
+)
 LATENCY_MS = Metric(
     "latency_ms",
     label="latency CPU b1",
@@ -124,19 +132,40 @@ LATENCY_MS = Metric(
     direction="lower",
     judge="latency",
     setting=HEADLINE,
+    per_machine=True,
 )
-LATENCY_MIN_MS = Metric("latency_min_ms", label="latency, fastest block", unit="ms", show=numbers.milliseconds, direction="lower")
-LATENCY_E2E_MS = Metric("latency_e2e_ms", label="latency e2e CPU b1", unit="ms", show=numbers.milliseconds, direction="lower")
-LATENCY_IQR_MS = Metric("latency_iqr_ms", label="latency IQR", unit="ms", show=numbers.milliseconds)
-LATENCY_REL = Metric("latency_rel", label="latency ÷ reference", unit="x", show=numbers.ratio, direction="lower", judge="latency")
-THROUGHPUT = Metric("throughput", label="throughput", unit="/s", show=numbers.rate, direction="higher")
-GFLOPS_ACHIEVED = Metric("gflops_achieved", label="GFLOP/s achieved", unit="GFLOP/s", show=numbers.plain, direction="higher")
-MATMUL_GFLOPS = Metric("matmul_gflops", label="reference matmul GFLOP/s", unit="GFLOP/s", show=numbers.plain)
+LATENCY_MIN_MS = Metric(
+    "latency_min_ms", label="latency, fastest block", unit="ms", show=numbers.milliseconds, direction="lower", per_machine=True
+)
+LATENCY_E2E_MS = Metric(
+    "latency_e2e_ms", label="latency e2e CPU b1", unit="ms", show=numbers.milliseconds, direction="lower", per_machine=True
+)
+LATENCY_IQR_MS = Metric("latency_iqr_ms", label="latency IQR", unit="ms", show=numbers.milliseconds, per_machine=True)
+LATENCY_REL = Metric(
+    "latency_rel", label="latency ÷ reference", unit="x", show=numbers.ratio, direction="lower", judge="latency", per_machine=True
+)
+THROUGHPUT = Metric("throughput", label="throughput", unit="/s", show=numbers.rate, direction="higher", per_machine=True)
+GFLOPS_ACHIEVED = Metric(
+    "gflops_achieved", label="GFLOP/s achieved", unit="GFLOP/s", show=numbers.plain, direction="higher", per_machine=True
+)
+MATMUL_GFLOPS = Metric("matmul_gflops", label="reference matmul GFLOP/s", unit="GFLOP/s", show=numbers.plain, per_machine=True)
 PEAK_MEM_INFER_MB = Metric(
-    "peak_mem_infer_mb", label="peak memory, inference", unit="MiB", show=numbers.mebibytes, direction="lower", judge="memory"
+    "peak_mem_infer_mb",
+    label="peak memory, inference",
+    unit="MiB",
+    show=numbers.mebibytes,
+    direction="lower",
+    judge="memory",
+    per_machine=True,
 )
 PEAK_MEM_TRAIN_MB = Metric(
-    "peak_mem_train_mb", label="peak memory, training step", unit="MiB", show=numbers.mebibytes, direction="lower", judge="memory"
+    "peak_mem_train_mb",
+    label="peak memory, training step",
+    unit="MiB",
+    show=numbers.mebibytes,
+    direction="lower",
+    judge="memory",
+    per_machine=True,
 )
 
 # Deployment (suite.deploy): the float32 model exported to ONNX and run by ONNX Runtime,
@@ -158,15 +187,35 @@ def _text(value: Any) -> str:
 # Streaming (suite.streaming): one hop at a time, batch 1, one thread.
 STREAM_MODE = Metric("stream_mode", label="streams as", unit="", show=_text, over_seeds="first")
 STREAM_FRAME_MS = Metric(
-    "stream_frame_ms", label="per-hop latency", unit="ms", show=numbers.milliseconds, direction="lower", over_seeds="first"
+    "stream_frame_ms",
+    label="per-hop latency",
+    unit="ms",
+    show=numbers.milliseconds,
+    direction="lower",
+    over_seeds="first",
+    per_machine=True,
 )
 STREAM_FRAME_P99_MS = Metric(
-    "stream_frame_p99_ms", label="per-hop p99", unit="ms", show=numbers.milliseconds, direction="lower", over_seeds="first"
+    "stream_frame_p99_ms",
+    label="per-hop p99",
+    unit="ms",
+    show=numbers.milliseconds,
+    direction="lower",
+    over_seeds="first",
+    per_machine=True,
 )
 STREAM_FRONTEND_MS = Metric(
-    "stream_frontend_ms", label="front end per hop", unit="ms", show=numbers.milliseconds, direction="lower", over_seeds="first"
+    "stream_frontend_ms",
+    label="front end per hop",
+    unit="ms",
+    show=numbers.milliseconds,
+    direction="lower",
+    over_seeds="first",
+    per_machine=True,
 )
-STREAM_RTF = Metric("stream_rtf", label="real-time factor", unit="x", show=numbers.ratio, direction="lower", over_seeds="first")
+STREAM_RTF = Metric(
+    "stream_rtf", label="real-time factor", unit="x", show=numbers.ratio, direction="lower", over_seeds="first", per_machine=True
+)
 STREAM_STATE_BYTES = Metric(
     "stream_state_bytes", label="state", unit="B", show=numbers.count, direction="lower", over_seeds="first"
 )
@@ -176,7 +225,7 @@ STREAM_LOOKAHEAD_MS = Metric(
 STREAM_RECEPTIVE_FIELD_MS = Metric(
     "stream_receptive_field_ms", label="receptive field", unit="ms", show=_span, over_seeds="first"
 )
-STREAM_STABILITY = Metric("stream_stability", label="per-hop timing", unit="", show=_text, over_seeds="first")
+STREAM_STABILITY = Metric("stream_stability", label="per-hop timing", unit="", show=_text, over_seeds="first", per_machine=True)
 #: Metrics whose values are words, not numbers (the loader keeps them as text).
 TEXT_METRICS = (STREAM_MODE, STREAM_STABILITY)
 #: Metrics for which infinity is a value, not an error: a recurrent state's receptive field is unbounded.
@@ -192,7 +241,7 @@ def _runtime_latency(backend: str, name: str) -> Metric:
     """The headline latency (float32) of the exported model in ``backend``."""
     return Metric(
         f"latency_ms_{backend}", label=f"latency CPU b1 {name}", unit="ms", show=numbers.milliseconds, direction="lower",
-        setting={**HEADLINE, "backend": backend},
+        setting={**HEADLINE, "backend": backend}, per_machine=True,
     )  # fmt: skip
 
 
@@ -231,7 +280,7 @@ class Int8Metrics:
             ),
             latency=Metric(
                 f"latency_ms_{name}", label=f"latency CPU b1 int8 {method}", unit="ms", show=numbers.milliseconds,
-                direction="lower", setting={**HEADLINE, "backend": ONNXRUNTIME, "dtype": name},
+                direction="lower", setting={**HEADLINE, "backend": ONNXRUNTIME, "dtype": name}, per_machine=True,
             ),
             size=Metric(
                 f"model_bytes_{name}", label=f"size int8 {method}", unit="MiB", show=_bytes, direction="lower",

@@ -274,6 +274,7 @@ def build_run(
     epochs: int = 12,
     stamp: str = "20261129-003032",
     class_names: Iterable[str] | None = None,
+    resumed_on: tuple[str, int, Iterable[int]] | None = None,
 ) -> Path:
     """Write a results folder under ``parent`` as `suite run` would, and return it.
 
@@ -290,6 +291,8 @@ def build_run(
         stamp: UTC timestamp of the folder name.
         class_names: The data set's labels (at least 2), instead of its own; their number sets the
             confusion matrices' size.
+        resumed_on: ``(cpu, cpu_count, seeds)``: the trials of these seeds ran on that other
+            machine, twice as slow (a run resumed there).
     """
     models, budgets, seeds = list(models), list(budgets), list(seeds)
     labels = list(class_names) if class_names is not None else None
@@ -322,13 +325,15 @@ def build_run(
                 record["params"] = achieved
         else:
             scale = value / 100_000 if kind == "params" else value / FAMILIES.get(model, (0, 0, 5_000_000, 0))[2]
-            record |= ok_fields(model, scale, seed, classes, measure, speed, epochs)
+            moved = resumed_on is not None and seed in set(resumed_on[2])
+            record |= ok_fields(model, scale, seed, classes, measure, 2 * speed if moved else speed, epochs)
             achieved = record["params"] if kind == "params" else record["macs"]
             record["budget_error"] = achieved / value - 1
         record["wall_seconds"] = float(record.get("train_seconds", 0.5)) + 0.4
         # Where and when each phase ran, after every figure, as suite.executors.base writes them.
         start = datetime.fromisoformat(started).timestamp()
-        record |= {"machine": machine_label(cpu, cpu_count, identity=CPU_ID, capability="AVX2"), "cpu_id": CPU_ID}
+        where = resumed_on[:2] if resumed_on is not None and seed in set(resumed_on[2]) else (cpu, cpu_count)
+        record |= {"machine": machine_label(*where, identity=CPU_ID, capability="AVX2"), "cpu_id": CPU_ID}
         record |= {"train_started": start, "train_ended": start + record["wall_seconds"]}
         if measure and record["status"] == "ok":
             record |= {"measure_host": "runner", "measure_pid": 4242, "measure_started": start + 1, "measure_ended": start + 2}

@@ -39,6 +39,7 @@ from suite.metrics import (
     LATENCY_REL,
     MACS,
     MEMORY,
+    METRICS,
     PARAMS,
     PEAK_MEM_INFER_MB,
     PEAK_MEM_TRAIN_MB,
@@ -47,6 +48,7 @@ from suite.metrics import (
     is_headline,
     seed_aggregations,
 )
+from suite.reporting.summary import is_pooled
 from suite.results.identity import DataIdentity, pooled_identities
 from suite.results.load import NUMERIC_COLUMNS, RunInfo, expand_run_dirs, load_results
 
@@ -55,6 +57,8 @@ KEYS = ["dataset", "protocol", "budget_kind", "budget", "model"]
 SCORED = tuple(metric for score in SCORES for metric in (score.accuracy, score.macro_f1))
 SETTING = list(TIMED_SETTING)
 DEFAULT_TOLERANCE = 0.05
+#: Summary columns that measure the machine (:attr:`suite.metrics.Metric.per_machine`).
+_PER_MACHINE = {str(metric) for metric in METRICS if metric.per_machine}
 _SETTING_COLUMN = re.compile(r"^latency_(model|e2e|stream|frontend)_(\w+?)_(\w+?)(?:_(int8_\w+?))?_b(\d+)_t(\d+)_ms$")
 
 
@@ -307,6 +311,31 @@ def _cross_validated_rows(summary: pd.DataFrame, path: Path, notes: list[str]) -
     return summary, notes
 
 
+def _shared_run_rows(summary: pd.DataFrame, path: Path, notes: list[str]) -> pd.DataFrame:
+    """One row per model of a run that several machines shared: its pooled quality, the main machine's costs.
+
+    The summary of such a run (:func:`suite.reporting.summary.pooled_trials`) holds its
+    ``pooled: ...`` rows, over every trial but without times or memory, and each
+    machine's rows over the trials it ran. Quality is judged from the pooled rows; times
+    and memory come from the machine that ran the most trials (never an average of two
+    CPUs), and a note names it.
+    """
+    pooled = summary["machine"].map(is_pooled)
+    if not pooled.any():
+        return summary
+    own = summary[~pooled]
+    main = str(own.groupby("machine", sort=False)["n_trials"].sum().idxmax())
+    costs = own[own["machine"] == main]
+    measured = [c for c in costs.columns if c in _PER_MACHINE or _SETTING_COLUMN.match(c) or c == "n_unstable"]
+    merged = summary[pooled].drop(columns=measured, errors="ignore").merge(costs[[*KEYS, *measured]], on=KEYS, how="left")
+    ran, total = int(costs["n_trials"].sum()), int(own["n_trials"].sum())
+    notes.append(
+        f"{path.name}: a run shared by {own['machine'].nunique()} machines: quality over all its trials (its pooled "
+        f"rows), times and memory of {main}, which ran {ran} of its {total} trials"
+    )
+    return merged.assign(machine=main)
+
+
 def _from_summary(path: Path) -> Side:
     try:
         summary = pd.read_csv(path)
@@ -316,6 +345,7 @@ def _from_summary(path: Path) -> Side:
     if missing:
         raise SuiteError(f"{path} is not a report's summary.csv: no column {', '.join(missing)}")
     summary, notes = _summary_numbers(summary, path)
+    summary = _shared_run_rows(summary, path, notes)
     summary, notes = _cross_validated_rows(summary, path, notes)
     n_ok = summary["n_ok"].fillna(0).astype(int)
     n_failed = summary["n_failed"].fillna(0).astype(int) if "n_failed" in summary else pd.Series(0, index=summary.index)
@@ -353,7 +383,7 @@ def _from_summary(path: Path) -> Side:
     return Side(
         source=str(path),
         machines=sorted(set(summary["machine"].dropna())),
-        models=models[[*KEYS, *(c for c in models.columns if c not in KEYS and c != "machine")]],
+        models=models[[*KEYS, *(c for c in models.columns if c not in KEYS and c != "machine")]].copy(),  # defragmented
         latency=latency,
         raw_times=False,
         notes=[f"{path.name}: a summary, so latency is judged by its threshold only (no raw times)", *notes],

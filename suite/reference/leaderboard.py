@@ -26,6 +26,8 @@ from suite import numbers
 from suite.environment import cpu_generation
 from suite.errors import SuiteError
 from suite.metrics import ACCURACY, EPOCHS, INT8, LATENCY_MS, MACS, PARAMS, STREAM_FRAME_MS, STREAM_MODE
+from suite.reporting.summary import is_pooled, pooled_machines, without_pooled
+from suite.reporting.tables import machine_letters
 from suite.results import read_manifest
 from suite.results.load import machine_label, sittings
 
@@ -82,7 +84,7 @@ def read_board(root: Path, name: str) -> Board | None:
 
 def _status(board: Board) -> str:
     planned = sum(int(m.get("trials_planned") or 0) for m in board.manifests)
-    done = int(board.summary["n_trials"].sum())
+    done = int(without_pooled(board.summary)["n_trials"].sum())  # a pooled row counts its machines' trials again
     complete = board.manifests and all(m.get("status") == "complete" for m in board.manifests) and done >= planned
     return "complete" if complete else f"**partial**: {done} of {planned} trials"
 
@@ -134,7 +136,7 @@ def describe(board: Board) -> str:
     seeds = ", ".join(str(s) for s in config.get("seeds", [])) or "?"
     labels = [c.get("machine") for m in board.manifests for c in m.get("machines") or []]  # who wrote trials
     labels = labels or [machine_label(m) for m in board.manifests]  # a run still going has no list yet
-    machines = ", ".join(dict.fromkeys(str(label) for label in labels)) or "unknown machine"
+    machines = "; ".join(dict.fromkeys(str(label) for label in labels)) or "unknown machine"  # labels hold commas
     epochs = (config.get("training") or {}).get(EPOCHS, "?")  # the config's key has the metric's name
     budget = f"{numbers.compact_count(float(row['budget']))} {row['budget_kind']}"
     version = "v" + str(data.get("version", "?")).removeprefix("v")
@@ -145,22 +147,42 @@ def describe(board: Board) -> str:
     )
 
 
-def _cell(row: pd.Series, column: str, fmt: Any) -> str:
-    return str(fmt(row[column])) if column in row.index else numbers.MISSING
+def _cell(row: pd.Series | None, column: str, fmt: Any) -> str:
+    return str(fmt(row[column])) if row is not None and column in row.index else numbers.MISSING
 
 
-def table(board: Board) -> str:
-    """The board as a GitHub pipe table: rank, model, accuracy ± spread, params, MACs, latency, int8 drop, per hop."""
-    header = ["rank", "model", ACCURACY.label, "trials", PARAMS.label, MACS.label, "latency", "int8 drop", "per hop"]
-    lines = ["| " + " | ".join(header) + " |", "| ---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+def _per_hop(row: pd.Series | None) -> str:
+    hop = _cell(row, STREAM_FRAME_MS, numbers.milliseconds)
+    if row is not None and hop != numbers.MISSING and isinstance(row.get(STREAM_MODE), str):
+        hop = f"{hop} ({row[STREAM_MODE]})"
+    return hop
+
+
+def table(board: Board, machines: list[str] | None = None) -> str:
+    """The board as a GitHub pipe table: rank, model, accuracy ± spread, params, MACs, latency, int8 drop, per hop.
+
+    Args:
+        board (Board): Its summary holds the rows to rank (one per model).
+        machines (list[str] | None): For a board pooled over machines, the machines whose rows
+            (in ``board.summary`` too) give a latency and a per-hop column each, lettered A, B...;
+            ``None``: the ranked rows' own. (Default: ``None``)
+    """
+    ranked = board.ranked if machines is None else _ranked(board, pooled=True)
+    costs = {} if machines is None else {m: board.summary[board.summary["machine"].astype(str) == m] for m in machines}
+    letters = machine_letters(machines or [])
+    each = [f" ({letters[m]})" for m in machines] if machines else [""]
+    header = [
+        "rank", "model", ACCURACY.label, "trials", PARAMS.label, MACS.label,
+        *(f"latency{e}" for e in each), "int8 drop", *(f"per hop{e}" for e in each),
+    ]  # fmt: skip
+    align = ["---:", ":---", *["---:"] * (len(header) - 2)]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     folds = len((board.first.get("dataset") or {}).get("folds") or {}) or 1
     planned = len((board.first.get("config") or {}).get("seeds") or []) * folds  # trials per model when complete
-    for _, row in board.ranked.iterrows():
+    for _, row in ranked.iterrows():
         rank = numbers.MISSING if numbers.missing(row["rank"]) else str(int(row["rank"]))
         accuracy = numbers.percent(row.get(f"{ACCURACY}_mean"), row.get(f"{ACCURACY}_std"))
-        hop = _cell(row, STREAM_FRAME_MS, numbers.milliseconds)
-        if hop != numbers.MISSING and isinstance(row.get(STREAM_MODE), str):
-            hop = f"{hop} ({row[STREAM_MODE]})"
+        timed = [row] if machines is None else [_model_row(costs[m], row["model"]) for m in machines]
         cells = [
             rank,
             f"`{row['model']}`",
@@ -168,26 +190,53 @@ def table(board: Board) -> str:
             f"{int(row['n_ok'])} of {max(planned, int(row['n_trials']))}",
             _cell(row, PARAMS, numbers.count),
             _cell(row, MACS, numbers.count),
-            _cell(row, LATENCY_MS, numbers.milliseconds),
+            *(_cell(r, LATENCY_MS, numbers.milliseconds) for r in timed),
             _cell(row, f"{INT8['static'].drop}_mean", numbers.points),
-            hop,
+            *(_per_hop(r) for r in timed),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def tables(board: Board) -> str:
-    """:func:`table`, or one per machine when the runs' trials were measured on several.
+def _ranked(board: Board, pooled: bool) -> pd.DataFrame:
+    """:attr:`Board.ranked` of the pooled rows (``pooled``) or of the others."""
+    keep = board.summary["machine"].map(is_pooled) == pooled
+    return dataclasses.replace(board, summary=board.summary[keep]).ranked
 
-    As in the report (:mod:`suite.reporting.build`), a machine is a board of its own:
-    latency from two CPUs is not averaged, and each seed's accuracy stays with the
-    trial that measured it.
+
+def _model_row(rows: pd.DataFrame, model: str) -> pd.Series | None:
+    found = rows[rows["model"] == model]
+    return found.iloc[0] if len(found) else None
+
+
+def tables(board: Board) -> str:
+    """:func:`table`; for a run that several machines shared, its pooled board; for runs of the same trials on
+    several machines, one board per machine.
+
+    A run resumed on another machine ranks its models by the accuracy over all their
+    trials (the summary's ``pooled: ...`` rows, :func:`suite.reporting.summary.pooled_trials`)
+    and gives each machine's latency in a column of its own: latency from two CPUs is
+    never averaged. As in the report (:mod:`suite.reporting.build`), the same trials run
+    on two machines make a board each.
     """
-    machines = list(dict.fromkeys(board.summary["machine"].astype(str))) if "machine" in board.summary else []
-    if len(machines) < 2:
+    if "machine" not in board.summary:
         return table(board)
-    parts = [f"The trials were measured on {len(machines)} machines: one board each."]
-    for machine in machines:
+    labels = list(dict.fromkeys(board.summary["machine"].astype(str)))
+    pooled = [label for label in labels if is_pooled(label)]
+    if pooled:
+        machines = pooled_machines(pooled[0])
+        letters = machine_letters(machines)
+        counts = board.summary[~board.summary["machine"].map(is_pooled)].groupby("machine")["n_trials"].sum()
+        shares = "; ".join(f"{letters[m]}: {m}, {int(counts.get(m, 0))} trials" for m in machines)
+        intro = (
+            f"The trials were measured on {len(machines)} machines ({shares}). Accuracy, trials and int8 drop are over "
+            "all of them; latency and per hop are each machine's own, over the trials it ran."
+        )
+        return f"{intro}\n\n{table(board, machines)}"
+    if len(labels) < 2:
+        return table(board)
+    parts = [f"The trials were measured on {len(labels)} machines: one board each."]
+    for machine in labels:
         part = dataclasses.replace(board, summary=board.summary[board.summary["machine"].astype(str) == machine])
         parts.append(f"Machine {machine}:\n\n{table(part)}")
     return "\n\n".join(parts)

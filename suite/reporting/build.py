@@ -28,7 +28,17 @@ from suite.reporting.plots_training import confusion_plot, learning_curves_plot
 from suite.reporting.render import render
 from suite.reporting.streaming import has_streaming, streaming_plot, streaming_table
 from suite.reporting.style import FamilyStyle, family_styles, plot_style, save_figure
-from suite.reporting.summary import BOARD, families, summarise, timed_settings
+from suite.reporting.summary import (
+    BOARD,
+    families,
+    is_pooled,
+    pooled_machines,
+    pooled_trials,
+    quality_view,
+    summarise,
+    timed_settings,
+    without_pooled,
+)
 from suite.reporting.tables import Table, leaderboard, machine_letters, problems, side_by_side
 from suite.results.load import Results, RunInfo, load_results
 
@@ -123,21 +133,24 @@ def _plots(results: Results, summary: pd.DataFrame, trials: pd.DataFrame, styles
     curves = results.curves[results.curves["trial_id"].isin(keys)]
     timings = results.timings[results.timings["trial_id"].isin(keys)]
     names = [f for f in families(results) if f in set(trials["model"])]
-    plots = [tradeoff_plot(summary, x, styles) for x in (PARAMS, MACS, LATENCY_MS)]
+    # Accuracy against a count from the pooled rows of a run that machines shared; against a time, per machine.
+    quality, measured = quality_view(summary), without_pooled(summary)
+    plots = [tradeoff_plot(quality, x, styles) for x in (PARAMS, MACS)] + [tradeoff_plot(measured, LATENCY_MS, styles)]
     plots += [latency_plot(timings, names), learning_curves_plot(curves, styles)]
-    finished = summary[summary["n_ok"] > 0]
+    finished = quality[quality["n_ok"] > 0]
     if finished.empty:
         plots.append(Plot("confusion-best", "Confusion matrix", "", note="Omitted: no trial finished."))
     else:
         best = finished.loc[finished["accuracy_mean"].idxmax()]
         classes = next((r.manifest["class_names"] for r in runs if r.manifest.get("class_names")), [])
-        plots.append(confusion_plot(trials, best, [str(c) for c in classes]))
+        source = pooled_trials(trials) if is_pooled(best["machine"]) else trials
+        plots.append(confusion_plot(source, best, [str(c) for c in classes]))
     tolerance = next((float(t) for r in runs if (t := (r.manifest.get("config") or {}).get("tolerance")) is not None), 0.05)
-    plots.append(budget_plot(summary, styles, tolerance))
-    if has_deployment(summary):
-        plots.append(deployed_plot(summary, styles))
-    if has_streaming(summary):
-        plots.append(streaming_plot(summary, styles))
+    plots.append(budget_plot(quality, styles, tolerance))
+    if has_deployment(measured):
+        plots.append(deployed_plot(measured, styles))
+    if has_streaming(measured):
+        plots.append(streaming_plot(measured, styles))
     return plots
 
 
@@ -161,9 +174,14 @@ def _section(results: Results, summary: pd.DataFrame, key: tuple, styles: dict[s
     title = _section_title(results.runs, str(dataset), str(protocol))
     section = Section(title, _slug(f"{dataset}-{protocol}"))
     settings = timed_settings(results)
-    machines = list(dict.fromkeys(part["machine"]))
+    machines = list(dict.fromkeys(without_pooled(part)["machine"]))
     letters = machine_letters(machines)
     for (_, _, machine, kind, value), board in part.groupby(BOARD, sort=False, dropna=False):
+        if is_pooled(machine):  # a run that machines shared: its quality over every trial, its costs per machine below
+            shared = ", ".join(letters.get(m, m) for m in pooled_machines(str(machine)))
+            heading = f"{budget_text(str(kind), value)}, machines {shared} pooled (times and memory per machine below)"
+            section.leaderboards.append(Board(heading, leaderboard(board, settings, f"{title}; {heading}.")))
+            continue
         heading = budget_text(str(kind), value) + (f", machine {letters[machine]} ({machine})" if len(machines) > 1 else "")
         section.leaderboards.append(Board(heading, leaderboard(board, settings, f"{title}; {heading}.")))
         if has_deployment(board):
@@ -171,7 +189,7 @@ def _section(results: Results, summary: pd.DataFrame, key: tuple, styles: dict[s
         if has_streaming(board):
             section.streaming.append(Board(heading, streaming_table(board, f"{title}; {heading}; streaming.")))
     if len(machines) > 1:
-        for (kind, value), board in part.groupby(["budget_kind", "budget"], sort=False):
+        for (kind, value), board in without_pooled(part).groupby(["budget_kind", "budget"], sort=False):
             caption = f"The same models measured on {len(machines)} machines."
             section.side_by_side.append(Board(budget_text(str(kind), value), side_by_side(board, machines, caption)))
     with plot_style():

@@ -36,6 +36,8 @@ from suite.results.load import Results
 #: One leaderboard row per group; a leaderboard is one (data set, protocol, machine, budget).
 GROUP = ["dataset", "protocol", "machine", "budget_kind", "budget", "model"]
 BOARD = GROUP[:-1]
+#: The start of a pooled row's ``machine`` (:func:`pooled_trials`): ``pooled: A + B``.
+POOLED = "pooled: "
 #: Decimals of the mean accuracy that decide a rank (far below any difference a test set can show).
 _RANK_DECIMALS = 9
 #: Per-model figures that do not vary with the seed (the first trial's are taken): the metrics that say so.
@@ -143,20 +145,8 @@ def _over_folds(ok: pd.DataFrame, quality: pd.DataFrame) -> pd.DataFrame:
     return quality
 
 
-def summarise(results: Results) -> pd.DataFrame:
-    """One row per (data set, protocol, machine, budget kind, budget, model), ranked within each leaderboard.
-
-    Columns: the group keys; ``n_trials``, ``n_ok`` (the seeds averaged), ``n_failed``,
-    ``n_infeasible``, ``seeds``; the per-model counts (width, params, MACs...); for
-    accuracy and macro-F1 ``_mean``, ``_std`` (sample, NaN for one seed), ``_min`` and
-    ``_max``; the means over seeds of training time, latency and memory; one
-    ``latency_<scope>_<device>_<backend>_b<batch>_t<threads>_ms`` column per timed
-    setting; ``n_unstable`` (seeds whose latency was recorded ``unstable``); and
-    ``rank`` (1 = best mean accuracy, ties share a rank; NaN when no seed finished).
-    """
-    trials = results.trials
-    if trials.empty:
-        return pd.DataFrame(columns=[*GROUP, "n_trials", "n_ok", "rank"])
+def _aggregate(trials: pd.DataFrame) -> pd.DataFrame:
+    """Counts, per-model figures and the spread over seeds (or folds) of every group of ``trials`` (see :func:`summarise`)."""
     trials = trials.assign(_ok=trials["status"] == "ok")
     if "latency_stability" not in trials:  # results written before stability was recorded
         trials = trials.assign(latency_stability=None)
@@ -181,15 +171,91 @@ def summarise(results: Results) -> pd.DataFrame:
     quality = _over_folds(ok, quality)
     summary = counts.join(fixed).join(quality).reset_index()
     summary["n_ok"] = summary["n_ok"].astype(int)
+    return summary
+
+
+def pooled_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials of every budget that several machines shared, each relabelled with one pooled machine.
+
+    A run resumed on another machine (or a Ray run over several node types) splits its
+    trials between machines: each machine's rows then average only the seeds and folds
+    it ran. Its quality belongs to the run, so it is also summarised over all of them,
+    under the machine ``pooled: A + B``. Only when no finished trial (model, seed, fold)
+    is on two machines: the same trials run on two machines are a comparison of the
+    machines, shown side by side and never pooled.
+    """
+    keys = [k for k in BOARD if k != "machine"]
+    identity = ["model", "seed", *([FOLD] if FOLD in trials else [])]
+    parts = []
+    for _, board in trials.groupby(keys, sort=False, dropna=False):
+        machines = list(dict.fromkeys(board["machine"].dropna().astype(str)))
+        finished = board[board["status"] == "ok"]
+        if len(machines) > 1 and not finished.duplicated(identity).any():
+            parts.append(board.assign(machine=POOLED + " + ".join(machines)))
+    return pd.concat(parts, ignore_index=True) if parts else trials.iloc[0:0]
+
+
+def is_pooled(machine: Any) -> bool:
+    """Whether a summary row's ``machine`` is a pooled one (:func:`pooled_trials`)."""
+    return isinstance(machine, str) and machine.startswith(POOLED)
+
+
+def pooled_machines(machine: str) -> list[str]:
+    """The machines a pooled row's ``machine`` names, in the order they first ran a trial."""
+    return machine.removeprefix(POOLED).split(" + ") if is_pooled(machine) else [machine]
+
+
+def without_pooled(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each machine itself: what latency, memory and anything else per machine is read from."""
+    return summary[~summary["machine"].map(is_pooled)] if "machine" in summary else summary
+
+
+def quality_view(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per model and budget for what does not depend on the machine: the pooled rows where a budget has
+    them, else each machine's (which are then several only when they compare machines)."""
+    if "machine" not in summary:
+        return summary
+    pooled = summary["machine"].map(is_pooled)
+    keys = ["dataset", "protocol", "budget_kind", "budget"]
+    covered = summary.loc[pooled, keys].drop_duplicates()
+    shared = summary[keys].merge(covered.assign(_covered=1), on=keys, how="left")["_covered"].notna().to_numpy()
+    return summary[pooled | ~shared]
+
+
+def summarise(results: Results) -> pd.DataFrame:
+    """One row per (data set, protocol, machine, budget kind, budget, model), ranked within each leaderboard.
+
+    Columns: the group keys; ``n_trials``, ``n_ok`` (the seeds averaged), ``n_failed``,
+    ``n_infeasible``, ``seeds``; the per-model counts (width, params, MACs...); for
+    accuracy and macro-F1 ``_mean``, ``_std`` (sample, NaN for one seed), ``_min`` and
+    ``_max``; the means over seeds of training time, latency and memory; one
+    ``latency_<scope>_<device>_<backend>_b<batch>_t<threads>_ms`` column per timed
+    setting; ``n_unstable`` (seeds whose latency was recorded ``unstable``); and
+    ``rank`` (1 = best mean accuracy, ties share a rank; NaN when no seed finished).
+
+    A budget whose trials several machines shared (:func:`pooled_trials`) has, first, a
+    board of ``pooled: ...`` rows over all its trials, without the figures that measure
+    the machine (:attr:`suite.metrics.Metric.per_machine`: times, rates, memory), and
+    then one board per machine as usual.
+    """
+    trials = results.trials
+    if trials.empty:
+        return pd.DataFrame(columns=[*GROUP, "n_trials", "n_ok", "rank"])
+    summary = _aggregate(trials)
     settings = _setting_columns(results)
     if len(settings.columns) > len(GROUP):
         summary = summary.merge(settings, on=GROUP, how="left")
+    pooled = pooled_trials(trials)
+    if not pooled.empty:
+        machine_bound = [str(m) for m in METRICS if m.per_machine] + ["n_unstable"]
+        pooled_rows = _aggregate(pooled).drop(columns=machine_bound, errors="ignore")
+        summary = pd.concat([summary, pooled_rows], ignore_index=True)
     # Rounded first: two models with the same right answers over folds (337 of 400) differ in the
     # last bits of a mean of per-fold fractions, and must share their rank.
     rounded = summary.assign(_accuracy=summary["accuracy_mean"].round(_RANK_DECIMALS))
     summary["rank"] = rounded.groupby(BOARD, sort=False, dropna=False)["_accuracy"].rank(method="min", ascending=False)
     order = {name: i for i, name in enumerate(families(results))}
-    machines = {name: i for i, name in enumerate(dict.fromkeys(summary["machine"]))}
+    machines = {name: -1 if is_pooled(name) else i for i, name in enumerate(dict.fromkeys(summary["machine"]))}
     summary = summary.assign(
         _rank=summary["rank"].fillna(np.inf),
         _family=summary["model"].map(order),
@@ -197,6 +263,7 @@ def summarise(results: Results) -> pd.DataFrame:
         _kind=summary["budget_kind"].map({PARAMS: 0, MACS: 1}).fillna(2),
         _section=summary.groupby(["dataset", "protocol"], sort=False, dropna=False).ngroup(),
     )
-    # Data set, then budget (parameters before MACs, small to large), then machine: one budget's boards together.
+    # Data set, then budget (parameters before MACs, small to large), then machine (a pooled board first): one
+    # budget's boards together.
     summary = summary.sort_values(["_section", "_kind", "budget", "_machine", "_rank", "_family"], kind="stable")
     return summary.drop(columns=["_rank", "_family", "_machine", "_kind", "_section"]).reset_index(drop=True)
