@@ -20,7 +20,7 @@ from suite.environment import cpu_generation, cpu_id, cpu_model, machine_label, 
 from suite.gate.compare import FailOn, compare_paths
 from suite.reference.leaderboard import Board, tables
 from suite.reporting import load_results
-from suite.reporting.summary import summarise
+from suite.reporting.summary import is_pooled, summarise, without_pooled
 from suite.runner import run_config
 from tests.compare_fixtures import edit_trials
 from tests.helpers import TINY
@@ -82,12 +82,14 @@ def _seed_two_on(run: Path, identity: str, level: str) -> Path:
 def test_a_run_resumed_on_another_generation_is_two_machines_in_reports_boards_and_compare(tmp_path: Path) -> None:
     run = _seed_two_on(build_run(tmp_path / "runs", models=["mlp", "cnn1d"], seeds=[0, 1, 2], measure=True), ZEN2, "AVX2")
     summary = summarise(load_results([run]))
-    assert sorted(summary["n_ok"]) == [1, 1, 2, 2]  # latency of the two CPUs is not averaged
-    assert summary["machine"].nunique() == 2 and CPU_ID != ZEN2
+    own = without_pooled(summary)
+    assert sorted(own["n_ok"]) == [1, 1, 2, 2]  # latency of the two CPUs is not averaged
+    assert own["machine"].nunique() == 2 and CPU_ID != ZEN2
+    assert sorted(summary.loc[summary["machine"].map(is_pooled), "n_ok"]) == [3, 3]  # accuracy over all the run's seeds
     board = Board("tiny", summary, [json.loads((run / "manifest.json").read_text())])
     text = tables(board)
-    assert text.startswith("The trials were measured on 2 machines") and text.count("| rank | model |") == 2
-    assert "Machine AMD EPYC, 2 CPUs (family 23 model 49, AVX2):" in text
+    assert text.startswith("The trials were measured on 2 machines") and text.count("| rank | model |") == 1
+    assert "B: AMD EPYC, 2 CPUs (family 23 model 49, AVX2), 2 trials" in text and "| latency (A) | latency (B) |" in text
     # Against a run of one machine: the sides differ, so milliseconds are not compared directly.
     other = build_run(tmp_path / "other", models=["mlp", "cnn1d"], seeds=[0, 1, 2], measure=True)
     comparison = compare_paths(other, run, FailOn())

@@ -8,7 +8,9 @@ leaderboard and ``suite compare`` read it as such.
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -92,20 +94,47 @@ def test_the_reference_board_is_one_table_with_a_latency_per_machine(shared: Pat
     assert text.count("| rank |") == 1
     assert "| latency (A) | latency (B) | int8 drop | per hop (A) | per hop (B) |" in text
     assert "6 trials; B: Intel Xeon" in text and "over all of them" in text
-    for model in MODELS:
-        assert f"| `{model}` |" in text and " | 3 of 3 | " in text
+    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| ") and "`" in line}
+    assert sorted(rows) == sorted(f"`{model}`" for model in MODELS)
+    assert all(" | 3 of 3 | " in line for line in rows.values())  # every seed, from both machines
     description = describe(board)
     assert "Status: complete." in description  # the pooled rows' trials are not counted twice
     assert "Measured on AMD EPYC, 2 CPUs (family 25 model 17, AVX2); Intel Xeon, 8 CPUs" in description
 
 
-def test_compare_of_a_summary_judges_quality_pooled_and_costs_of_one_machine(shared: Path, tmp_path: Path) -> None:
-    report = write_report([shared], out=tmp_path / "report", formats="md")
+def test_compare_of_a_summary_judges_pooled_quality_and_keeps_budgets_one_machine_ran(shared: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    alone = build_run(results, name="small", models=MODELS, budgets=[("params", 25_000)], seeds=[0, 1])
+    copy = shutil.copytree(shared, results / shared.name)
+    report = write_report([copy, alone], out=tmp_path / "report", formats="md")
     csv = report.folder / "summary.csv"
-    comparison = compare(csv, csv)
-    assert comparison.exit_code == 0 and {row["verdict"] for row in comparison.rows} == {"unchanged"}
+    comparison = compare(csv, results)  # NEW: the two folders themselves, every trial
     accuracy = [row for row in comparison.rows if row["metric"] == ACCURACY.label]
-    assert len(accuracy) == len(MODELS)  # one row per model: the pooled one, not one per machine
-    pooled = pd.read_csv(csv).pipe(lambda frame: frame[frame["machine"].map(is_pooled)]).set_index("model")
-    assert all(math.isclose(row["base"], pooled.loc[row["model"], f"{ACCURACY}_mean"]) for row in accuracy)
-    assert any("times and memory of AMD EPYC, 2 CPUs" in note and "6 of its 9 trials" in note for note in comparison.notes)
+    assert sorted((row["budget"], row["model"]) for row in accuracy) == sorted(
+        (budget, model) for budget in (25_000, 100_000) for model in MODELS
+    )  # one row per model and budget: the shared budget's pooled one, and the budget one machine ran
+    summary = pd.read_csv(csv)
+    pooled = summary[summary["machine"].map(is_pooled)].set_index("model")
+    for row in (row for row in accuracy if row["budget"] == 100_000):
+        assert math.isclose(row["base"], pooled.loc[row["model"], f"{ACCURACY}_mean"]) and row["verdict"] == "unchanged"
+        assert math.isclose(row["base"], row["new"])  # the folder's accuracy over every trial: the same figure
+    notes = [note for note in comparison.notes if "was shared by 2 machines" in note]
+    assert len(notes) == 1 and "times and memory of AMD EPYC, 2 CPUs" in notes[0] and "6 of its 9 trials" in notes[0]
+
+
+def test_a_trial_retried_on_the_other_machine_counts_once(shared: Path, tmp_path: Path) -> None:
+    """mlp seed 2 failed on the first machine, and ``--retry-failed`` ran it again on the second."""
+    run = tmp_path / shared.name
+    shutil.copytree(shared, run)
+    lines = (run / "trials.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    index, retried = next((i, r) for i, r in enumerate(records) if r["model"] == "mlp" and r["seed"] == 2)
+    first = next(r["machine"] for r in records if r["seed"] == 0)
+    failed = {k: retried[k] for k in ("trial_id", "model", "dataset", "protocol", "budget_kind", "budget", "seed")}
+    records.insert(index, failed | {"machine": first, "status": "failed", "error": "RuntimeError: out of memory"})
+    (run / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = summarise(load_results([run]))
+    mlp = summary[(summary["model"] == "mlp")].set_index("machine")
+    pooled = mlp.loc[next(m for m in mlp.index if is_pooled(m))]
+    assert (pooled["n_trials"], pooled["n_ok"], pooled["n_failed"]) == (3, 3, 0)
+    assert mlp.loc[first, "n_failed"] == 1  # the machine's own row still shows what failed on it

@@ -48,7 +48,7 @@ from suite.metrics import (
     is_headline,
     seed_aggregations,
 )
-from suite.reporting.summary import is_pooled
+from suite.reporting.summary import is_pooled, pooled_machines
 from suite.results.identity import DataIdentity, pooled_identities
 from suite.results.load import NUMERIC_COLUMNS, RunInfo, expand_run_dirs, load_results
 
@@ -312,28 +312,34 @@ def _cross_validated_rows(summary: pd.DataFrame, path: Path, notes: list[str]) -
 
 
 def _shared_run_rows(summary: pd.DataFrame, path: Path, notes: list[str]) -> pd.DataFrame:
-    """One row per model of a run that several machines shared: its pooled quality, the main machine's costs.
+    """One row per model of each budget that several machines shared: its pooled quality, the main machine's costs.
 
-    The summary of such a run (:func:`suite.reporting.summary.pooled_trials`) holds its
+    The summary of such a budget (:func:`suite.reporting.summary.pooled_trials`) holds
     ``pooled: ...`` rows, over every trial but without times or memory, and each
     machine's rows over the trials it ran. Quality is judged from the pooled rows; times
-    and memory come from the machine that ran the most trials (never an average of two
-    CPUs), and a note names it.
+    and memory come from the machine that ran the most of that budget's trials (never an
+    average of two CPUs), and a note names it. Budgets that one machine ran keep their rows.
     """
     pooled = summary["machine"].map(is_pooled)
     if not pooled.any():
         return summary
-    own = summary[~pooled]
-    main = str(own.groupby("machine", sort=False)["n_trials"].sum().idxmax())
-    costs = own[own["machine"] == main]
-    measured = [c for c in costs.columns if c in _PER_MACHINE or _SETTING_COLUMN.match(c) or c == "n_unstable"]
-    merged = summary[pooled].drop(columns=measured, errors="ignore").merge(costs[[*KEYS, *measured]], on=KEYS, how="left")
-    ran, total = int(costs["n_trials"].sum()), int(own["n_trials"].sum())
-    notes.append(
-        f"{path.name}: a run shared by {own['machine'].nunique()} machines: quality over all its trials (its pooled "
-        f"rows), times and memory of {main}, which ran {ran} of its {total} trials"
-    )
-    return merged.assign(machine=main)
+    board = ["dataset", "protocol", "budget_kind", "budget"]
+    kept, shared = [summary[~pooled]], []
+    for key, rows in summary[pooled].groupby(board, sort=False, dropna=False):
+        own = summary[~pooled & (summary[board] == pd.Series(key, index=board)).all(axis=1)]
+        own = own[own["machine"].isin(pooled_machines(str(rows["machine"].iloc[0])))]
+        main = str(own.groupby("machine", sort=False)["n_trials"].sum().idxmax())
+        costs = own[own["machine"] == main]
+        measured = [c for c in costs.columns if c in _PER_MACHINE or _SETTING_COLUMN.match(c) or c == "n_unstable"]
+        joined = rows.drop(columns=measured, errors="ignore").merge(costs[[*KEYS, *measured]], on=KEYS, how="left")
+        kept[0] = kept[0].drop(own.index)
+        shared.append(joined.assign(machine=main))
+        ran, total = int(costs["n_trials"].sum()), int(own["n_trials"].sum())
+        notes.append(
+            f"{path.name}: {key[0]} {key[3]} {key[2]} was shared by {own['machine'].nunique()} machines: quality over "
+            f"all its trials (its pooled rows), times and memory of {main}, which ran {ran} of its {total} trials"
+        )
+    return pd.concat([*kept, *shared], ignore_index=True)
 
 
 def _from_summary(path: Path) -> Side:

@@ -189,7 +189,11 @@ def _section(results: Results, summary: pd.DataFrame, key: tuple, styles: dict[s
         if has_streaming(board):
             section.streaming.append(Board(heading, streaming_table(board, f"{title}; {heading}; streaming.")))
     if len(machines) > 1:
+        shared = part.loc[part["machine"].map(is_pooled), ["budget_kind", "budget"]]
+        pooled = set(shared.itertuples(index=False, name=None))  # a run's trials split, not machines compared
         for (kind, value), board in without_pooled(part).groupby(["budget_kind", "budget"], sort=False):
+            if (kind, value) in pooled:
+                continue
             caption = f"The same models measured on {len(machines)} machines."
             section.side_by_side.append(Board(budget_text(str(kind), value), side_by_side(board, machines, caption)))
     with plot_style():

@@ -177,17 +177,21 @@ def _aggregate(trials: pd.DataFrame) -> pd.DataFrame:
 def pooled_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """The trials of every budget that several machines shared, each relabelled with one pooled machine.
 
-    A run resumed on another machine (or a Ray run over several node types) splits its
-    trials between machines: each machine's rows then average only the seeds and folds
-    it ran. Its quality belongs to the run, so it is also summarised over all of them,
-    under the machine ``pooled: A + B``. Only when no finished trial (model, seed, fold)
-    is on two machines: the same trials run on two machines are a comparison of the
-    machines, shown side by side and never pooled.
+    A run resumed on another machine (or a Ray run over several node types, or runs of
+    different seeds on different machines) splits a budget's trials between machines:
+    each machine's rows then average only the seeds and folds it ran. Their quality does
+    not depend on the machine, so it is also summarised over all of them, under the
+    machine ``pooled: A + B``. Only when no finished trial (model, seed, fold) is on two
+    machines: the same trials run on two machines are a comparison of the machines,
+    shown side by side and never pooled. Of a trial that failed and was retried in the
+    same run, only its last record counts.
     """
     keys = [k for k in BOARD if k != "machine"]
     identity = ["model", "seed", *([FOLD] if FOLD in trials else [])]
     parts = []
     for _, board in trials.groupby(keys, sort=False, dropna=False):
+        if {"run", "trial_id"} <= set(board.columns):  # a trial failed on one machine and retried on another: the retry
+            board = board.drop_duplicates(["run", "trial_id"], keep="last")
         machines = list(dict.fromkeys(board["machine"].dropna().astype(str)))
         finished = board[board["status"] == "ok"]
         if len(machines) > 1 and not finished.duplicated(identity).any():
@@ -250,6 +254,8 @@ def summarise(results: Results) -> pd.DataFrame:
         machine_bound = [str(m) for m in METRICS if m.per_machine] + ["n_unstable"]
         pooled_rows = _aggregate(pooled).drop(columns=machine_bound, errors="ignore")
         summary = pd.concat([summary, pooled_rows], ignore_index=True)
+        if "n_unstable" in summary:  # NaN in the pooled rows made it float; each machine's count stays a count
+            summary["n_unstable"] = summary["n_unstable"].astype("Int64")
     # Rounded first: two models with the same right answers over folds (337 of 400) differ in the
     # last bits of a mean of per-fold fractions, and must share their rank.
     rounded = summary.assign(_accuracy=summary["accuracy_mean"].round(_RANK_DECIMALS))

@@ -108,7 +108,8 @@ def _folds_and_seeds(row: pd.Series) -> str:
 
 
 def _unstable(row: pd.Series) -> bool:
-    return bool(row.get("n_unstable", 0) or 0)
+    count = row.get("n_unstable")  # missing on a pooled row (no timing of its own) and in old summaries
+    return not numbers.missing(count) and count > 0
 
 
 def _latency_cell(row: pd.Series) -> str:
