@@ -23,16 +23,25 @@ LIBRARIES = ("torch", "fvcore", "numpy", "pandas", "librosa", "soundfile", "soxr
 
 
 def git_commit(start: Path | None = None) -> dict[str, Any]:
-    """``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding the package."""
+    """``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding the package.
+
+    Dirty: a tracked file changed anywhere, or an untracked file inside ``start`` (the
+    package). Untracked files elsewhere are not code: a run's own results folder, written
+    into the checkout, made every resumption of a reference run say "with uncommitted
+    changes" (measured on esc10-100k's first sitting).
+    """
     folder = start or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
-        status = subprocess.run(["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, timeout=10)
+        tracked = ["git", "status", "--porcelain", "--untracked-files=no"]
+        status = subprocess.run(tracked, cwd=folder, capture_output=True, text=True, timeout=10)
+        new = ["git", "status", "--porcelain", "--untracked-files=all", "--", "."]  # "." is the package folder
+        untracked = subprocess.run(new, cwd=folder, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     if commit.returncode != 0:
         return {"commit": None, "dirty": None}
-    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip() or untracked.stdout.strip())}
 
 
 def _first_processor() -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 
 from suite.config import parse_config
 from suite.cpu_isa import cpu_capability
-from suite.environment import cpu_generation, cpu_id, cpu_model, machine_label, this_machine
+from suite.environment import cpu_generation, cpu_id, cpu_model, git_commit, machine_label, this_machine
 from suite.gate.compare import FailOn, compare_paths
 from suite.reference.leaderboard import Board, tables
 from suite.reporting import load_results
@@ -107,3 +108,25 @@ def test_resuming_on_another_machine_says_so_before_it_starts(tmp_path: Path, ca
     run_config(config, out=run_dir, cache_dir=tmp_path / "c", progress=False)
     err = capsys.readouterr().err
     assert f"resume: the trials so far were measured on {elsewhere}; this is {this_machine('cpu')}:" in err
+
+
+def test_a_checkout_is_dirty_for_changed_code_not_for_results_written_into_it(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    package = tmp_path / "suite"
+    package.mkdir()
+    (package / "a.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "empty")
+    git("add", "suite/a.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "code")
+    assert git_commit(package)["dirty"] is False
+    (tmp_path / "results" / "run").mkdir(parents=True)
+    (tmp_path / "results" / "run" / "trials.jsonl").write_text("{}\n")  # a run's own folder: not code
+    assert git_commit(package)["dirty"] is False
+    (package / "b.py").write_text("y = 2\n")  # a new module inside the package: code
+    assert git_commit(package)["dirty"] is True
+    (package / "b.py").unlink()
+    (package / "a.py").write_text("x = 2\n")  # a tracked file changed
+    assert git_commit(package)["dirty"] is True
