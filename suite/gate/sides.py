@@ -39,7 +39,6 @@ from suite.metrics import (
     LATENCY_REL,
     MACS,
     MEMORY,
-    METRICS,
     PARAMS,
     PEAK_MEM_INFER_MB,
     PEAK_MEM_TRAIN_MB,
@@ -48,7 +47,7 @@ from suite.metrics import (
     is_headline,
     seed_aggregations,
 )
-from suite.reporting.summary import is_pooled, pooled_machines
+from suite.reporting.summary import BUDGET, is_pooled, machine_columns, pooled_machines
 from suite.results.identity import DataIdentity, pooled_identities
 from suite.results.load import NUMERIC_COLUMNS, RunInfo, expand_run_dirs, load_results
 
@@ -57,8 +56,6 @@ KEYS = ["dataset", "protocol", "budget_kind", "budget", "model"]
 SCORED = tuple(metric for score in SCORES for metric in (score.accuracy, score.macro_f1))
 SETTING = list(TIMED_SETTING)
 DEFAULT_TOLERANCE = 0.05
-#: Summary columns that measure the machine (:attr:`suite.metrics.Metric.per_machine`).
-_PER_MACHINE = {str(metric) for metric in METRICS if metric.per_machine}
 _SETTING_COLUMN = re.compile(r"^latency_(model|e2e|stream|frontend)_(\w+?)_(\w+?)(?:_(int8_\w+?))?_b(\d+)_t(\d+)_ms$")
 
 
@@ -323,14 +320,13 @@ def _shared_run_rows(summary: pd.DataFrame, path: Path, notes: list[str]) -> pd.
     pooled = summary["machine"].map(is_pooled)
     if not pooled.any():
         return summary
-    board = ["dataset", "protocol", "budget_kind", "budget"]
     kept, shared = [summary[~pooled]], []
-    for key, rows in summary[pooled].groupby(board, sort=False, dropna=False):
-        own = summary[~pooled & (summary[board] == pd.Series(key, index=board)).all(axis=1)]
+    for key, rows in summary[pooled].groupby(BUDGET, sort=False, dropna=False):
+        own = summary[~pooled & (summary[BUDGET] == pd.Series(key, index=BUDGET)).all(axis=1)]
         own = own[own["machine"].isin(pooled_machines(str(rows["machine"].iloc[0])))]
         main = str(own.groupby("machine", sort=False)["n_trials"].sum().idxmax())
         costs = own[own["machine"] == main]
-        measured = [c for c in costs.columns if c in _PER_MACHINE or _SETTING_COLUMN.match(c) or c == "n_unstable"]
+        measured = machine_columns(costs.columns)
         joined = rows.drop(columns=measured, errors="ignore").merge(costs[[*KEYS, *measured]], on=KEYS, how="left")
         kept[0] = kept[0].drop(own.index)
         shared.append(joined.assign(machine=main))

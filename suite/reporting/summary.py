@@ -13,6 +13,7 @@ its seeds; ``_std``, ``_min`` and ``_max`` are then the spread *across folds*, a
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +37,11 @@ from suite.results.load import Results
 #: One leaderboard row per group; a leaderboard is one (data set, protocol, machine, budget).
 GROUP = ["dataset", "protocol", "machine", "budget_kind", "budget", "model"]
 BOARD = GROUP[:-1]
+#: One budget of one data set: a board without its machine (what machines may share).
+BUDGET = [key for key in BOARD if key != "machine"]
 #: The start of a pooled row's ``machine`` (:func:`pooled_trials`): ``pooled: A + B``.
 POOLED = "pooled: "
+_PER_MACHINE = {str(metric) for metric in METRICS if metric.per_machine}
 #: Decimals of the mean accuracy that decide a rank (far below any difference a test set can show).
 _RANK_DECIMALS = 9
 #: Per-model figures that do not vary with the seed (the first trial's are taken): the metrics that say so.
@@ -186,10 +190,9 @@ def pooled_trials(trials: pd.DataFrame) -> pd.DataFrame:
     shown side by side and never pooled. Of a trial that failed and was retried in the
     same run, only its last record counts.
     """
-    keys = [k for k in BOARD if k != "machine"]
     identity = ["model", "seed", *([FOLD] if FOLD in trials else [])]
     parts = []
-    for _, board in trials.groupby(keys, sort=False, dropna=False):
+    for _, board in trials.groupby(BUDGET, sort=False, dropna=False):
         if {"run", "trial_id"} <= set(board.columns):  # a trial failed on one machine and retried on another: the retry
             board = board.drop_duplicates(["run", "trial_id"], keep="last")
         machines = list(dict.fromkeys(board["machine"].dropna().astype(str)))
@@ -209,6 +212,12 @@ def pooled_machines(machine: str) -> list[str]:
     return machine.removeprefix(POOLED).split(" + ") if is_pooled(machine) else [machine]
 
 
+def machine_columns(columns: Iterable[str]) -> list[str]:
+    """The summary columns that measure the machine: each :attr:`~suite.metrics.Metric.per_machine` metric's, each
+    timed setting's (:attr:`Setting.column`) and ``n_unstable``."""
+    return [c for c in columns if c in _PER_MACHINE or c == "n_unstable" or (c.startswith("latency_") and c.endswith("_ms"))]
+
+
 def without_pooled(summary: pd.DataFrame) -> pd.DataFrame:
     """The rows of each machine itself: what latency, memory and anything else per machine is read from."""
     return summary[~summary["machine"].map(is_pooled)] if "machine" in summary else summary
@@ -220,9 +229,8 @@ def quality_view(summary: pd.DataFrame) -> pd.DataFrame:
     if "machine" not in summary:
         return summary
     pooled = summary["machine"].map(is_pooled)
-    keys = ["dataset", "protocol", "budget_kind", "budget"]
-    covered = summary.loc[pooled, keys].drop_duplicates()
-    shared = summary[keys].merge(covered.assign(_covered=1), on=keys, how="left")["_covered"].notna().to_numpy()
+    covered = summary.loc[pooled, BUDGET].drop_duplicates()
+    shared = summary[BUDGET].merge(covered.assign(_covered=1), on=BUDGET, how="left")["_covered"].notna().to_numpy()
     return summary[pooled | ~shared]
 
 
@@ -251,8 +259,8 @@ def summarise(results: Results) -> pd.DataFrame:
         summary = summary.merge(settings, on=GROUP, how="left")
     pooled = pooled_trials(trials)
     if not pooled.empty:
-        machine_bound = [str(m) for m in METRICS if m.per_machine] + ["n_unstable"]
-        pooled_rows = _aggregate(pooled).drop(columns=machine_bound, errors="ignore")
+        pooled_rows = _aggregate(pooled)
+        pooled_rows = pooled_rows.drop(columns=machine_columns(pooled_rows.columns))
         summary = pd.concat([summary, pooled_rows], ignore_index=True)
         if "n_unstable" in summary:  # NaN in the pooled rows made it float; each machine's count stays a count
             summary["n_unstable"] = summary["n_unstable"].astype("Int64")
