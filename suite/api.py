@@ -190,7 +190,8 @@ def compare(
     Args:
         base, new: Results folders (a folder of several runs pools them) or a report's ``summary.csv``.
         fail_on (str | FailOn, optional): Thresholds, e.g. ``"latency=10%,accuracy=0.5pt"``. (Default: the suite's)
-        basis (str): Latency in ``ms``, as ``rel`` (ratio to the reference kernel) or ``auto``. (Default: ``auto``)
+        basis (str): Latency in ``ms``, as ``rel`` (ratio to the reference kernel) or ``auto``; with ``auto``,
+            the latency of sides from different machines is shown but not judged. (Default: ``auto``)
         allow_different_data (bool): Compare runs whose data differ (the output says so). (Default: ``False``)
     """
     from suite.gate import FailOn, compare_paths, parse_fail_on

@@ -196,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--format", choices=["table", "md", "json"], default="table", help="output (default: table)")
     compare.add_argument(
         "--latency-basis", choices=["auto", "ms", "rel"], default="auto",
-        help="compare milliseconds or ratios to the interleaved reference kernel (default: auto, rel when both sides have it)",
+        help="compare milliseconds or ratios to the interleaved reference kernel (default: auto, rel when both sides "
+        "have it; when the sides ran on different machines latency is shown but not judged, unless ms or rel is asked for)",
     )  # fmt: skip
     compare.set_defaults(handler=_compare)
 

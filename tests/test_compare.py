@@ -200,12 +200,36 @@ def test_a_slower_model_is_regressed_and_only_that_one(tmp_path: Path) -> None:
 def test_a_uniformly_slower_machine_is_no_regression_in_relative_latency(tmp_path: Path) -> None:
     base = jitter_times(run(tmp_path, "a"), seed=1)
     new = relabel_machine(slow_down(jitter_times(run(tmp_path, "b"), seed=2), 1.5, reference_factor=1.5), "Intel Xeon")
-    comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
-    assert comparison.basis == "rel" and "timed between the rounds" in comparison.basis_reason
+    comparison = compare_paths(base, new, DEFAULT_FAIL_ON, basis="rel")  # asked for: judged across machines
+    assert comparison.basis == "rel" and "different machines" in comparison.basis_reason
+    assert set(verdicts(comparison, "latency").values()) == {"unchanged"}
     assert comparison.exit_code == 0, render_comparison(comparison, "table")
     # The same data in milliseconds is a 50 % slowdown everywhere.
     in_ms = compare_paths(base, new, DEFAULT_FAIL_ON, basis="ms")
     assert set(verdicts(in_ms, "latency").values()) == {"regressed"}
+
+
+def test_latency_of_sides_from_different_machines_is_shown_but_not_judged_unless_asked(tmp_path: Path) -> None:
+    """A baseline from another CPU failed 10 of 10 unchanged runs (README): by default such latency never fails."""
+    base = jitter_times(run(tmp_path, "a"), seed=1)
+    slower = slow_down(jitter_times(run(tmp_path, "b"), seed=2), 1.3, models={"crnn"})
+    new = set_field(relabel_machine(slower, "Intel Xeon"), "mlp", "accuracy", lambda a: a - 0.03)
+    comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
+    latency = [r for r in comparison.rows if r["metric"].startswith("latency")]
+    assert latency and {r["verdict"] for r in latency} == {"not judged"}
+    crnn = next(r for r in latency if r["model"] == "crnn")
+    assert crnn["change"] > 0.2 and "would be regressed" in crnn["detail"]
+    assert "shown but not judged" in comparison.basis_reason and "Intel Xeon" in comparison.basis_reason
+    assert any("--latency-basis rel" in note for note in comparison.notes)
+    # The rest is judged as on one machine: the accuracy drop still fails the gate.
+    assert verdicts(comparison, "accuracy")["mlp"] == "regressed" and comparison.exit_code == 1
+    markdown = render_comparison(comparison, "md")
+    assert f"<summary>{len(latency)} latency figures not judged (the sides ran on different machines)</summary>" in markdown
+    assert f"{len(latency)} not judged (latency shown, not judged, as rel)" in markdown.splitlines()[0]
+    # Asked for, the ratios are judged and crnn's slowdown is caught.
+    judged = compare_paths(base, new, DEFAULT_FAIL_ON, basis="rel")
+    assert verdicts(judged, "latency cpu b1")["crnn"] == "regressed"
+    assert {r["verdict"] for r in judged.rows if r["model"] != "crnn" and r["metric"].startswith("latency")} == {"unchanged"}
 
 
 def test_an_injected_accuracy_drop_and_a_parameter_change_are_reported(tmp_path: Path) -> None:

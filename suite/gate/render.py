@@ -2,7 +2,8 @@
 
 The Markdown is written for a pull-request comment or a CI job summary: a one-line
 verdict first, then regressions and improvements in a table, and the unchanged metrics
-folded away in a ``<details>`` block. Every text that comes from the results (model and
+folded away in a ``<details>`` block (and so are latencies not judged because the sides ran on
+different machines). Every text that comes from the results (model and
 data-set names, paths, failure reasons, notes) is escaped by
 :func:`suite.formatting.markdown_text`, the report's escaper, so it shows as written and
 cannot break a table or put HTML into a comment; the terminal table puts each cell on one
@@ -23,7 +24,7 @@ from suite.metrics import LATENCY_MS, LATENCY_REL, by_name, is_metric, shown
 from suite.numbers import compact_count
 
 FORMATS = ("table", "md", "json")
-_ORDER = {"regressed": 0, "missing": 1, "unstable": 2, "improved": 3, "changed": 4, "unchanged": 5}
+_ORDER = {"regressed": 0, "missing": 1, "unstable": 2, "improved": 3, "changed": 4, "unchanged": 5, "not judged": 6}
 _MARK = {
     "regressed": "❌ regressed",
     "improved": "✅ improved",
@@ -31,6 +32,7 @@ _MARK = {
     "unstable": "⚠️ unstable (not judged)",
     "changed": "changed",
     "unchanged": "unchanged",
+    "not judged": "not judged (other machine)",
 }
 
 
@@ -87,7 +89,8 @@ def headline(comparison: Comparison) -> str:
     """One line: how many metrics regressed, improved, ... and the overall verdict."""
     counts = ", ".join(f"{comparison.count(v)} {v}" for v in _ORDER if comparison.count(v))
     verdict = "REGRESSION" if comparison.exit_code else "no regression"
-    return f"{verdict}: {counts} (latency compared as {comparison.basis})"
+    how = "shown, not judged, as" if comparison.count("not judged") else "compared as"
+    return f"{verdict}: {counts} (latency {how} {comparison.basis})"
 
 
 def render_comparison(comparison: Comparison, fmt: str) -> str:
@@ -112,8 +115,9 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
         return "\n\n".join([headline(comparison), table, settings, *map(one_line, comparison.notes)])
     # The basis reason names the machines, as the results recorded them: escaped like every other text.
     settings = f"Latency: {markdown_text(comparison.basis_reason)}. Thresholds: `{thresholds}`."
-    flagged = [r for r in rows if r["verdict"] != "unchanged"]
+    flagged = [r for r in rows if r["verdict"] not in ("unchanged", "not judged")]
     quiet = [r for r in rows if r["verdict"] == "unchanged"]
+    withheld = [r for r in rows if r["verdict"] == "not judged"]
     parts = [
         f"### Benchmark comparison: {headline(comparison)}",
         # Paths are escaped text, not code spans: a code span cannot escape a backtick in a folder name.
@@ -122,8 +126,13 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
     if flagged:
         table = tabulate(_table_rows(comparison, flagged, True, True), headers=HEADERS, tablefmt="github", disable_numparse=True)
         parts.append(table)
-    if quiet:
-        table = tabulate(_table_rows(comparison, quiet, False, True), headers=HEADERS, tablefmt="github", disable_numparse=True)
-        parts.append(f"<details><summary>{len(quiet)} unchanged</summary>\n\n{table}\n\n</details>")
+    for folded, summary in (
+        (quiet, f"{len(quiet)} unchanged"),
+        (withheld, f"{len(withheld)} latency figures not judged (the sides ran on different machines)"),
+    ):
+        if folded:
+            cells = _table_rows(comparison, folded, False, True)
+            table = tabulate(cells, headers=HEADERS, tablefmt="github", disable_numparse=True)
+            parts.append(f"<details><summary>{summary}</summary>\n\n{table}\n\n</details>")
     parts += [f"> {markdown_text(note)}" for note in comparison.notes]
     return "\n\n".join(parts) + "\n"

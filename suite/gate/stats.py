@@ -19,7 +19,9 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-Verdict = Literal["improved", "regressed", "unchanged", "changed", "missing", "unstable"]
+#: ``unstable``: measured while the machine was disturbed; ``not judged``: the latency of sides that ran on
+#: different machines. Both are shown and never fail the gate.
+Verdict = Literal["improved", "regressed", "unchanged", "changed", "missing", "unstable", "not judged"]
 #: Significance level of the latency and accuracy tests.
 ALPHA = 0.01
 
