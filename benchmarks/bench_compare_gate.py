@@ -141,19 +141,20 @@ def base_positions(base_runs: int, repeats: int, when: str) -> list[int]:
     return [round(i * repeats / (base_runs - 1)) for i in range(base_runs)]
 
 
-def judge(plan: list[dict[str, object]], out: Path, model: str) -> None:
-    """Compare every NEW run of ``plan`` with ``out/base`` as ``suite compare`` does; print the table."""
+def judge(plan: list[dict[str, object]], out: Path, model: str, basis: str = "auto") -> None:
+    """Compare every NEW run of ``plan`` with ``out/base`` as ``suite compare --latency-basis BASIS`` does; print the table."""
     base = out / "base"
     bases = sorted(p for p in base.iterdir() if p.is_dir())
     print(f"BASE: {len(bases)} run(s) pooled from {base}")
     print(f"thresholds: {DEFAULT_FAIL_ON.describe()}")
     header = f"{'run':4s} {'seed':>4s} {'burner':>11s} {'regressed':>9s} {'improved':>8s} {'unstable':>8s} {'unchanged':>9s}"
+    header += f" {'not judged':>10s}"
     print(f"{header}  {model} latency (model scope, b1)")
     false_alarms, detections, repeats = 0, 0, 0
     for entry in plan:
-        comparison = compare_paths(base, out / str(entry["run"]), DEFAULT_FAIL_ON)
+        comparison = compare_paths(base, out / str(entry["run"]), DEFAULT_FAIL_ON, basis=basis)  # type: ignore[arg-type]
         target = next(r for r in comparison.rows if r["model"] == model and r["metric"].startswith("latency cpu b1"))
-        verdicts = ("regressed", 9), ("improved", 8), ("unstable", 8), ("unchanged", 9)
+        verdicts = ("regressed", 9), ("improved", 8), ("unstable", 8), ("unchanged", 9), ("not judged", 10)
         counts = " ".join(f"{comparison.count(v):>{w}d}" for v, w in verdicts)
         window = entry["burner"]
         burner = f"{window[0]:.0f}-{window[1]:.0f} s" if isinstance(window, list) else "off"
@@ -190,10 +191,13 @@ def main() -> None:
     parser.add_argument("--noisy-neighbour", action="store_true", help="burn one core during part of every NEW run")
     parser.add_argument("--out", default=None, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--rescore", default=None, help="judge the runs an earlier --out kept, without running anything")
+    parser.add_argument(
+        "--latency-basis", choices=("auto", "ms", "rel"), default="auto", help="as suite compare's (default: auto)"
+    )
     args = parser.parse_args()
     if args.rescore:
         plan = [json.loads(line) for line in (Path(args.rescore) / "plan.jsonl").read_text().splitlines()]
-        judge(plan, Path(args.rescore), args.model)
+        judge(plan, Path(args.rescore), args.model, args.latency_basis)
         return
     data = yaml.safe_load(Path(args.config).read_text())
     if args.epochs is not None:
@@ -242,7 +246,7 @@ def main() -> None:
             with (out / "plan.jsonl").open("a") as handle:  # kept as it goes: --rescore judges what was made
                 handle.write(json.dumps(entry) + "\n")
             print(f"made {kind}{repeat + 1} ({new.name})", flush=True)
-    judge(plan, out, args.model)
+    judge(plan, out, args.model, args.latency_basis)
 
 
 if __name__ == "__main__":

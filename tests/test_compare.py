@@ -219,17 +219,40 @@ def test_latency_of_sides_from_different_machines_is_shown_but_not_judged_unless
     assert latency and {r["verdict"] for r in latency} == {"not judged"}
     crnn = next(r for r in latency if r["model"] == "crnn")
     assert crnn["change"] > 0.2 and "would be regressed" in crnn["detail"]
-    assert "shown but not judged" in comparison.basis_reason and "Intel Xeon" in comparison.basis_reason
-    assert any("--latency-basis rel" in note for note in comparison.notes)
+    assert "shown, not judged" in comparison.basis_reason and "Intel Xeon" in comparison.basis_reason
+    assert any(note.startswith(f"{len(latency)} latency figure(s) timed on different machines") for note in comparison.notes)
+    assert json.loads(render_comparison(comparison, "json"))["latency_not_judged"] == len(latency)
     # The rest is judged as on one machine: the accuracy drop still fails the gate.
     assert verdicts(comparison, "accuracy")["mlp"] == "regressed" and comparison.exit_code == 1
     markdown = render_comparison(comparison, "md")
-    assert f"<summary>{len(latency)} latency figures not judged (the sides ran on different machines)</summary>" in markdown
+    assert f"<summary>{len(latency)} latency figures not judged (timed on different machines)</summary>" in markdown
     assert f"{len(latency)} not judged (latency shown, not judged, as rel)" in markdown.splitlines()[0]
     # Asked for, the ratios are judged and crnn's slowdown is caught.
     judged = compare_paths(base, new, DEFAULT_FAIL_ON, basis="rel")
     assert verdicts(judged, "latency cpu b1")["crnn"] == "regressed"
     assert {r["verdict"] for r in judged.rows if r["model"] != "crnn" and r["metric"].startswith("latency")} == {"unchanged"}
+
+
+def test_only_figures_timed_on_different_machines_are_withheld_and_they_never_fail_the_gate(tmp_path: Path) -> None:
+    """Per figure, by the machines whose finished trials timed it (a Ray run times each trial on its worker)."""
+    base = jitter_times(run(tmp_path, "a"), seed=1)
+    new = slow_down(jitter_times(run(tmp_path, "b"), seed=2), 1.3, models={"crnn", "mlp"})
+
+    def crnn_elsewhere(record: dict[str, object]) -> None:
+        if record["model"] == "crnn":
+            record["machine"] = f"Intel Xeon, {str(record['machine']).split(', ', 1)[1]}"
+
+    comparison = compare_paths(base, edit_trials(new, crnn_elsewhere), DEFAULT_FAIL_ON)
+    latency = [r for r in comparison.rows if r["metric"].startswith("latency")]
+    assert {r["verdict"] for r in latency if r["model"] == "crnn"} == {"not judged"}
+    assert {r["verdict"] for r in latency if r["model"] == "mlp"} == {"regressed"}  # timed on BASE's machine: judged
+    assert {r["verdict"] for r in latency if r["model"] not in ("crnn", "mlp")} == {"unchanged"}
+    assert comparison.exit_code == 1
+    # With every slowed figure timed elsewhere, nothing fails: withheld figures never fail the gate.
+    only_crnn = slow_down(jitter_times(run(tmp_path, "c"), seed=3), 1.3, models={"crnn"})
+    quiet = compare_paths(base, edit_trials(only_crnn, crnn_elsewhere), DEFAULT_FAIL_ON)
+    assert quiet.exit_code == 0 and quiet.count("not judged") > 0
+    assert render_comparison(quiet, "table").startswith("no regression:")
 
 
 def test_an_injected_accuracy_drop_and_a_parameter_change_are_reported(tmp_path: Path) -> None:

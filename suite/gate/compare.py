@@ -8,7 +8,7 @@ unless ``--fail-on missing=ignore``. Only the same data are compared: where both
 recorded the data of a data set (:mod:`suite.results.identity`) and they differ, the
 comparison is refused (:class:`~suite.errors.SuiteError`) unless asked to go on
 (``allow_different_data``), which marks every row of that data set. The latency of sides
-that ran on different machines is shown but not judged (:func:`latency_withheld`).
+that ran on different machines is shown but not judged (:func:`timed_elsewhere`).
 
 Exit status (:attr:`Comparison.exit_code`): 0 when nothing regressed, 1 when something
 did; the CLI adds 2 for bad input and 3 for an internal error.
@@ -79,30 +79,30 @@ def _seed_count(side: pd.Series) -> int | None:
     return len(health.ok) if isinstance(health, SeedHealth) else None
 
 
-def latency_withheld(base: Side, new: Side, basis: Basis) -> bool:
-    """Whether latency is shown but not judged: ``auto`` basis, and both sides name their machines, which differ.
+def timed_elsewhere(base: tuple[str, ...], new: tuple[str, ...]) -> bool:
+    """Whether the two sides timed a figure on different machines: both name theirs, and the sets differ.
 
     Measured: batch-1 ratios to the reference kernel of six models moved by 1.00x to 1.57x
     between an AVX2 and an AVX-512 EPYC, and a baseline from another machine failed the
-    gate on 10 of 10 unchanged runs (README, "CI regression gate"). A side whose runs name
-    no machine (results written before machines were recorded) cannot be told apart and
-    is judged as before. Asking for a basis (``rel`` or ``ms``) judges anyway.
+    gate on 10 of 10 unchanged runs (README, "CI regression gate"); so with the ``auto``
+    basis such a figure is shown but not judged. Labels are compared as written: one
+    recorded with less detail (before labels named the CPU generation) cannot be matched
+    and counts as another machine. A side that names no machine (a summary without its
+    ``machine`` column) cannot be told apart and is judged.
     """
-    return basis == "auto" and bool(base.machines) and bool(new.machines) and base.machines != new.machines
+    return bool(base) and bool(new) and set(base) != set(new)
 
 
 def _choose_basis(base: Side, new: Side, basis: Basis) -> tuple[str, str]:
     """``auto``: ratios to the interleaved reference when both sides have one, else ms on one machine, rel across."""
     same = base.machines == new.machines
     machines = f"{'; '.join(base.machines) or 'unknown'} vs {'; '.join(new.machines) or 'unknown'}"
+    # Across CPU generations the ratio is a rough guide (timed_elsewhere), and says so.
     differ = "" if same else f"; the sides ran on different machines ({machines}): ratios carry over only roughly"
     if basis == "ms":
         return "ms", "milliseconds (--latency-basis ms)" + ("" if same else "; the runs come from different machines")
     if basis == "rel":
         return "rel", "ratio to the reference kernel (--latency-basis rel)" + differ
-    if latency_withheld(base, new, basis):
-        shown = "ratio to the reference kernel" + (" timed between the rounds of each figure" if base.interleaved else "")
-        return "rel", f"{shown}, shown but not judged: the sides ran on different machines ({machines})"
     if base.interleaved and new.interleaved:
         # Measured here: a model's milliseconds moved by up to 2x between runs on one idle
         # machine while its ratio to the reference timed between its rounds moved by 5-15 %.
@@ -160,12 +160,14 @@ def _model_rows(key: dict[str, Any], b: pd.Series, n: pd.Series, base: Side, new
     return rows
 
 
-def _latency_rows(base: Side, new: Side, basis: str, threshold: float, notes: list[str], withheld: bool) -> list[dict[str, Any]]:
+def _latency_rows(
+    base: Side, new: Side, basis: str, threshold: float, notes: list[str], judge_elsewhere: bool
+) -> list[dict[str, Any]]:
     merged = base.latency.merge(new.latency, on=[*KEYS, *SETTING], how="outer", suffixes=("_base", "_new"), indicator=True)
     both = merged[merged["_merge"] == "both"]
     sessions = [s for column in (f"sessions_{basis}_base", f"sessions_{basis}_new") for s in both[column] if s is not None]
     spread = RunSpread.pooled(sessions)
-    rows, unjudged = [], 0
+    rows, unjudged, withheld = [], 0, 0
     for _, r in merged.iterrows():
         key = {k: r[k] for k in KEYS}
         metric = _setting_label({k: r[k] for k in SETTING})
@@ -177,17 +179,18 @@ def _latency_rows(base: Side, new: Side, basis: str, threshold: float, notes: li
             unjudged += 1
             continue
         judged = judge_latency(r[f"sessions_{basis}_base"], r[f"sessions_{basis}_new"], b_level, n_level, threshold, spread)
-        if withheld:
-            detail = f"not judged (different machines); would be {judged.verdict}: {judged.detail}"
+        if not judge_elsewhere and timed_elsewhere(r["machines_base"], r["machines_new"]):
+            withheld += 1
+            detail = f"not judged (timed on different machines); would be {judged.verdict}: {judged.detail}"
             judged = Judgement("not judged", judged.change, detail)
         rows.append(_row(key, metric, judged_level(r, basis, "base", b_level), judged_level(r, basis, "new", n_level), judged))
     if unjudged:
         notes.append(f"{unjudged} latency setting(s) have no {basis} figure on both sides and were not compared")
     if withheld:
         notes.append(
-            "Latency is shown, not judged: BASE and NEW ran on different machines, and across CPU generations the ratio "
-            "to the reference kernel moved by up to 1.57x (measured); make the baseline on the kind of machine the gate "
-            "runs on, or judge the ratios anyway with --latency-basis rel"
+            f"{withheld} latency figure(s) timed on different machines by BASE and NEW are shown, not judged: across CPU "
+            "generations the ratio to the reference kernel moved by up to 1.57x (measured); make the baseline on the "
+            "kind of machine the gate runs on, or judge the ratios anyway with --latency-basis rel"
         )
     for name, side in (("BASE", base), ("NEW", new)):
         unstable = int(side.latency["n_unstable"].fillna(0).sum()) if "n_unstable" in side.latency else 0
@@ -253,7 +256,6 @@ def compare_sides(
     notes = [*base.notes, *new.notes]
     differing = _check_data(base, new, allow_different_data, notes)
     chosen, reason = _choose_basis(base, new, basis)
-    withheld = latency_withheld(base, new, basis)
     rows: list[dict[str, Any]] = []
     for _, r in merged.iterrows():
         key = {k: r[k] for k in KEYS}
@@ -267,7 +269,9 @@ def compare_sides(
         n = pd.Series({c.removesuffix("_new"): r[c] for c in merged.columns if c.endswith("_new")})
         rows += _model_rows(key, b, n, base, new, fail_on)
     if fail_on.latency is not None:
-        rows += _latency_rows(base, new, chosen, fail_on.latency, notes, withheld)
+        rows += _latency_rows(base, new, chosen, fail_on.latency, notes, judge_elsewhere=basis != "auto")
+        if any(row["verdict"] == "not judged" for row in rows):
+            reason += "; figures timed on different machines are shown, not judged (--latency-basis rel judges them)"
     for row in rows:
         if (row["dataset"], row["protocol"]) in differing:
             row["detail"] = f"[different data] {row['detail']}"

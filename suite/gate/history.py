@@ -9,7 +9,10 @@ threshold, so a slow drift is caught where its cumulative change crosses the thr
 Params and MACs are exact: every change is a step.
 
 Latency across machines follows the ratio to the calibration kernel (``latency_rel``),
-as ``suite compare`` does; the history says which basis it followed.
+as ``suite compare --latency-basis rel`` judges it; the history says which basis it
+followed, and that across CPU generations the ratio moves too, so a step where the
+machine changed may be the machine's (``suite compare`` by default does not judge such
+figures at all).
 
 A series follows one data set: runs whose manifests record different data under the same
 data-set name and protocol (another digest or class list, :mod:`suite.results.identity`)
@@ -136,7 +139,8 @@ def _latency_basis(metric: str, machines: set[str]) -> tuple[str, str]:
     if len(machines) > 1:
         return "median_rel", (
             f"Latency followed as latency_rel (ratio to the calibration kernel), not milliseconds: the runs come from "
-            f"{len(machines)} machines ({names}), as `suite compare` does across machines."
+            f"{len(machines)} machines ({names}), as `suite compare --latency-basis rel` judges them; across CPU "
+            "generations the ratio moves too (up to 1.57x measured), so a step where the machine changed may be the machine's."
         )
     return "median_ms", f"Latency followed in milliseconds: every run comes from one machine ({names})."
 

@@ -2,8 +2,8 @@
 
 The Markdown is written for a pull-request comment or a CI job summary: a one-line
 verdict first, then regressions and improvements in a table, and the unchanged metrics
-folded away in a ``<details>`` block (and so are latencies not judged because the sides ran on
-different machines). Every text that comes from the results (model and
+folded away in a ``<details>`` block (and so are latencies not judged because the sides timed
+them on different machines). Every text that comes from the results (model and
 data-set names, paths, failure reasons, notes) is escaped by
 :func:`suite.formatting.markdown_text`, the report's escaper, so it shows as written and
 cannot break a table or put HTML into a comment; the terminal table puts each cell on one
@@ -100,6 +100,7 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
             "base": comparison.base,
             "new": comparison.new,
             "regressed": bool(comparison.exit_code),
+            "latency_not_judged": comparison.count("not judged"),  # figures timed on different machines
             "latency_basis": comparison.basis,
             "latency_basis_reason": comparison.basis_reason,
             "fail_on": comparison.fail_on.describe(),
@@ -128,7 +129,7 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
         parts.append(table)
     for folded, summary in (
         (quiet, f"{len(quiet)} unchanged"),
-        (withheld, f"{len(withheld)} latency figures not judged (the sides ran on different machines)"),
+        (withheld, f"{len(withheld)} latency figures not judged (timed on different machines)"),
     ):
         if folded:
             cells = _table_rows(comparison, folded, False, True)

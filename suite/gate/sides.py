@@ -11,7 +11,8 @@ Both sources become the same two tables, aggregated over seeds:
   threads) with its level in milliseconds and relative to the interleaved reference
   kernel and, from a results folder, the blocks of every session (each trial's timing
   of that setting; in ms and relative to the reference of the block's round) with
-  whether the session was ``unstable``.
+  whether the session was ``unstable``, and ``machines``, the labels of the machines
+  whose finished trials timed it.
 
 A side also says which data each data set was (:mod:`suite.results.identity`), so that
 ``suite compare`` and ``suite history`` refuse to judge across different data.
@@ -246,7 +247,7 @@ def _sessions(blocks: list[list[float] | None], unstable: list[bool], runs: list
 
 def _latency_from_timings(timings: pd.DataFrame) -> pd.DataFrame:
     """One row per model and setting; every trial's timing of it is one session (a run's measurement of that model)."""
-    columns = [*KEYS, *SETTING, "median_ms", "median_rel", "sessions_ms", "sessions_rel", "n_unstable"]
+    columns = [*KEYS, *SETTING, "median_ms", "median_rel", "sessions_ms", "sessions_rel", "n_unstable", "machines"]
     if timings.empty:
         return pd.DataFrame(columns=columns)
     timings = timings[timings["status"] == "ok"]
@@ -266,6 +267,7 @@ def _latency_from_timings(timings: pd.DataFrame) -> pd.DataFrame:
                 sessions_ms=sessions_ms,
                 sessions_rel=sessions_rel,
                 n_unstable=sum(unstable),
+                machines=tuple(sorted(set(group["machine"].dropna()))),  # the machines that timed this figure
             )
         )
     return pd.DataFrame(rows, columns=columns)
@@ -379,8 +381,11 @@ def _from_summary(path: Path) -> Side:
         headline = is_headline(setting, fewest)  # latency_rel in a summary is the headline setting's
         for _, row in summary[summary[column].notna()].iterrows():
             rel = row.get(LATENCY_REL, np.nan) if headline else np.nan
-            rows.append({**{k: row[k] for k in KEYS}, **setting, "median_ms": row[column], "median_rel": rel})
-    latency = pd.DataFrame(rows, columns=[*KEYS, *SETTING, "median_ms", "median_rel"])
+            machines = (row["machine"],) if isinstance(row["machine"], str) else ()
+            rows.append(
+                {**{k: row[k] for k in KEYS}, **setting, "median_ms": row[column], "median_rel": rel, "machines": machines}
+            )
+    latency = pd.DataFrame(rows, columns=[*KEYS, *SETTING, "median_ms", "median_rel", "machines"])
     latency = latency.assign(sessions_ms=None, sessions_rel=None, n_unstable=0)
     return Side(
         source=str(path),
