@@ -13,7 +13,8 @@ from typing import Any
 from suite.errors import SuiteError
 from suite.executors.base import Executor
 from suite.executors.local import LocalExecutor
-from suite.trial import FeatureStore, Trial, TrialTask, TrialTimeout, execute_trial, resolve_device
+from suite.feature_store import FeatureStore
+from suite.trial import Trial, TrialTask, TrialTimeout, execute_trial, resolve_device
 
 EXECUTORS = ("local", "ray")
 

@@ -10,7 +10,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from suite.trial import FeatureStore, TrialTask
+from suite.feature_store import FeatureStore
+from suite.trial import TrialTask
 
 
 class Executor(ABC):

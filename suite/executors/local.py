@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from suite.executors.base import Executor
-from suite.trial import FeatureStore, TrialTask, execute_trial, resolve_device
+from suite.feature_store import FeatureStore
+from suite.trial import TrialTask, execute_trial, resolve_device
 
 
 class LocalExecutor(Executor):

@@ -49,7 +49,8 @@ from typing import Any, Literal
 from suite.errors import SuiteError
 from suite.executors.base import Executor
 from suite.executors.ray_nodes import Nodes, Trained
-from suite.trial import FeatureStore, TrainedTrial, TrialTask, measure_trained, record_failure, train_trial
+from suite.feature_store import FeatureStore
+from suite.trial import TrainedTrial, TrialTask, measure_trained, record_failure, train_trial
 
 INSTALL_HINT = "--executor ray needs Ray, an optional extra: pip install -c constraints.txt '.[ray]' (or: pip install ray)"
 #: Seconds past ``trial_timeout`` before the driver cancels a task its worker did not stop.
