@@ -25,15 +25,18 @@ LIBRARIES = ("torch", "fvcore", "numpy", "pandas", "librosa", "soundfile", "soxr
 def git_commit(start: Path | None = None) -> dict[str, Any]:
     """``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding the package.
 
-    Dirty: a tracked file changed anywhere, or an untracked file inside ``start`` (the
-    package). Untracked files elsewhere are not code: a run's own results folder, written
-    into the checkout, made every resumption of a reference run say "with uncommitted
-    changes" (measured on esc10-100k's first sitting).
+    Dirty: a tracked file changed anywhere but under ``results/`` and ``reports/`` (the
+    suite's own output), or an untracked file inside ``start`` (the package). Untracked
+    files elsewhere are not code: a run's own results folder, written into the checkout,
+    made every resumption of a reference run say "with uncommitted changes" (measured on
+    esc10-100k's first sitting); once that folder was committed, its changed tracked files
+    did the same to the next sitting resumed from that checkout (esc10-100k, 08:47 UTC).
     """
     folder = start or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
-        tracked = ["git", "status", "--porcelain", "--untracked-files=no"]
+        outputs = [":(top)", ":(top,exclude)results", ":(top,exclude)reports"]  # the suite's own output is not code
+        tracked = ["git", "status", "--porcelain", "--untracked-files=no", "--", *outputs]
         status = subprocess.run(tracked, cwd=folder, capture_output=True, text=True, timeout=10)
         new = ["git", "status", "--porcelain", "--untracked-files=all", "--", "."]  # "." is the package folder
         untracked = subprocess.run(new, cwd=folder, capture_output=True, text=True, timeout=10)

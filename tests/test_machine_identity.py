@@ -125,6 +125,14 @@ def test_a_checkout_is_dirty_for_changed_code_not_for_results_written_into_it(tm
     (tmp_path / "results" / "run").mkdir(parents=True)
     (tmp_path / "results" / "run" / "trials.jsonl").write_text("{}\n")  # a run's own folder: not code
     assert git_commit(package)["dirty"] is False
+    # A committed run resumed: its tracked results (and the regenerated reports) change, and are still not code.
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "README.md").write_text("board\n")
+    git("add", "results", "reports")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "results")
+    (tmp_path / "results" / "run" / "trials.jsonl").write_text("{}\n{}\n")
+    (tmp_path / "reports" / "README.md").write_text("board, updated\n")
+    assert git_commit(package)["dirty"] is False
     (package / "b.py").write_text("y = 2\n")  # a new module inside the package: code
     assert git_commit(package)["dirty"] is True
     (package / "b.py").unlink()

@@ -62,7 +62,8 @@ class Board:
     @property
     def ranked(self) -> pd.DataFrame:
         """Its models best first (rank, then name); models with no finished trial last."""
-        frame = self.summary.assign(_rank=self.summary["rank"].fillna(float("inf")))
+        # copy() first: the summary is built column by column, and adding one more to it warns (PerformanceWarning).
+        frame = self.summary.copy().assign(_rank=self.summary["rank"].fillna(float("inf")))
         return frame.sort_values(["_rank", "model"], kind="stable").drop(columns="_rank").reset_index(drop=True)
 
 
