@@ -75,15 +75,19 @@ def set_field(run_dir: Path, model: str, field: str, change: Callable[[Any], Any
     return edit_trials(run_dir, edit)
 
 
-def relabel_machine(run_dir: Path, cpu: str) -> Path:
-    """Say the run came from another machine (the manifest's CPU model, and the machine each record names)."""
-    path = run_dir / "manifest.json"
-    manifest = json.loads(path.read_text())
-    manifest["environment"]["cpu"] = cpu
+def relabel_machine(run_dir: Path, cpu: str, models: set[str] | None = None) -> Path:
+    """Say the run came from another machine (the manifest's CPU model, and the machine each record names).
+
+    With ``models``, only their records say so (trials a Ray run measured on another node); the manifest stays.
+    """
+    if models is None:
+        path = run_dir / "manifest.json"
+        manifest = json.loads(path.read_text())
+        manifest["environment"]["cpu"] = cpu
+        path.write_text(json.dumps(manifest))
 
     def edit(record: Record) -> None:
-        if "machine" in record:
+        if "machine" in record and (models is None or record["model"] in models):
             record["machine"] = f"{cpu}, {record['machine'].split(', ', 1)[1]}"
 
-    path.write_text(json.dumps(manifest))
     return edit_trials(run_dir, edit)
