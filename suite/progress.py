@@ -114,6 +114,7 @@ class Progress(Generic[T]):
         self._start = self._last = clock()
         self._note = ""
         self._logged: tuple[float, str] | None = None  # (n, note) of the last line written
+        self._weights: tuple[float, float] | None = None  # (done, left), set by weigh
         self._closed = False
 
     def __iter__(self) -> Iterator[T]:
@@ -146,6 +147,18 @@ class Progress(Generic[T]):
         if self._bar is not None:
             self._bar.set_postfix_str(text, refresh=False)
 
+    def weigh(self, done: float, left: float) -> None:
+        """Say how much work is done in this session and how much is left, when units differ in cost.
+
+        The ETA becomes ``elapsed x left / done`` instead of counting every unit as equal;
+        call it before :meth:`update`, whose line then shows it. ``done`` and ``left`` are in
+        any one unit (:func:`suite.run_eta.weigh_work` uses each trial's expected seconds).
+        """
+        self._weights = (done, left)
+        if self._bar is not None and done > 0:  # tqdm's own ETA counts units as equal: show ours instead
+            eta = tqdm.format_interval(self._elapsed() * left / done)
+            self._bar.bar_format = f"{{l_bar}}{{bar}}| {{n_fmt}}/{{total_fmt}} [{{elapsed}}<{eta}, {{rate_fmt}}{{postfix}}]"
+
     def write(self, line: str) -> None:
         """Print a line to stderr without breaking the bar (a finished trial, say); written even when disabled."""
         if self._bar is not None:
@@ -165,7 +178,7 @@ class Progress(Generic[T]):
 
     def line(self) -> str:
         """The state as one line: ``desc: done/total units (note), elapsed, ETA``."""
-        elapsed = self._clock() - self._start
+        elapsed = self._elapsed()
         plural = self.unit if self.unit_scale or self.unit.endswith("s") else self.unit + "s"
         done = _amount(self.n, self.unit, self.unit_scale)
         count = f"{done}/{_amount(self.total, self.unit, self.unit_scale)}" if self.total is not None else done
@@ -174,10 +187,20 @@ class Progress(Generic[T]):
         if self._note:
             text += f" ({self._note})"
         text += f", {duration(elapsed)}"
-        progressed = self.n - self._initial
-        if self.total is not None and progressed > 0 and self.n < self.total:
-            text += f", ETA {duration(elapsed / progressed * (self.total - self.n))}"
+        left = self._seconds_left(elapsed)
+        if left is not None:
+            text += f", ETA {duration(left)}"
         return text
+
+    def _elapsed(self) -> float:
+        return self._clock() - self._start
+
+    def _seconds_left(self, elapsed: float) -> float | None:
+        """``elapsed x left / done``: in units (this session's pace), or in the weights given to :meth:`weigh`."""
+        if self.total is None or self.n >= self.total:
+            return None
+        done, left = self._weights or (self.n - self._initial, self.total - self.n)
+        return elapsed * left / done if done > 0 else None
 
     def _log(self) -> None:
         print(self.line(), file=sys.stderr, flush=True)

@@ -40,6 +40,7 @@ from suite.progress import progress as show_progress
 from suite.results import RESULTS_FORMAT, ResultsWriteError, RunWriter, describe_rejected, new_run_dir, rejected_path
 from suite.results.manifest import contributors
 from suite.resume import ResumePlan, plan_resume
+from suite.run_eta import weigh_work
 
 __all__ = [
     "RunInterrupted",
@@ -320,9 +321,12 @@ class _Run:
         bar = show_progress(
             total=total, initial=total - len(tasks), desc=f"run {self.config.name}", unit="trial", enabled=self.progress
         )
+        left, done_here = {task.trial_id: task.trial.model for task in tasks}, []
         try:
             for task, record in runner.run(tasks):
                 writer.add_trial(record)
+                done_here.append(left.pop(task.trial_id, task.trial.model))
+                bar.weigh(*weigh_work(writer.latest.values(), done_here, list(left.values())))
                 bar.update()
                 bar.write(_trial_line(len(writer.records), total, task.trial, record))
                 manifest |= {"features": features | runner.feature_summary(), "machines": contributors(writer.records)}
