@@ -155,8 +155,9 @@ class Progress(Generic[T]):
         any one unit (:func:`suite.run_eta.weigh_work` uses each trial's expected seconds).
         """
         self._weights = (done, left)
-        if self._bar is not None and done > 0:  # tqdm's own ETA counts units as equal: show ours instead
-            eta = tqdm.format_interval(self._elapsed() * left / done)
+        seconds = self._seconds_left(self._elapsed())
+        if self._bar is not None and seconds is not None:  # tqdm's own ETA counts units as equal: show ours instead
+            eta = tqdm.format_interval(seconds)
             self._bar.bar_format = f"{{l_bar}}{{bar}}| {{n_fmt}}/{{total_fmt}} [{{elapsed}}<{eta}, {{rate_fmt}}{{postfix}}]"
 
     def write(self, line: str) -> None:
