@@ -144,12 +144,17 @@ def file_features(
 
 
 def _row_keys(frame: pd.DataFrame, root: Path) -> list[str]:
-    """A key per metadata row that does not depend on its split or on where the data root is: ``relpath|offset|duration``."""
+    """A key per metadata row that does not depend on its split or on where the data root is: ``relpath|offset|duration``.
+
+    A row that names no file (``synthetic://tone_low/0``: a scheme, not a path) keeps its
+    name: made relative, it would depend on the working folder.
+    """
     base = root.absolute()
     keys = []
     for path, offset, duration in zip(frame["path"], frame["offset"], frame["duration"], strict=True):
         window = -1.0 if pd.isna(duration) else float(duration)
-        keys.append(f"{os.path.relpath(os.path.abspath(path), base)}|{float(offset or 0.0)!r}|{window!r}")
+        name = str(path) if "://" in str(path) else os.path.relpath(os.path.abspath(path), base)
+        keys.append(f"{name}|{float(offset or 0.0)!r}|{window!r}")
     return keys
 
 

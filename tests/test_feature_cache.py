@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -72,3 +73,24 @@ def test_labels_follow_the_sorted_class_names(dataset_root: Path, tmp_path: Path
     features = features_of(dataset_root, SPEC, tmp_path / "cache", progress=False)
     assert features.class_names == ["a", "b"]
     assert features.targets["train"].tolist() == [0, 1, 0, 1]
+
+
+def test_a_data_set_without_files_reads_its_cache_from_any_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generated rows (``synthetic://tone_low/0``) are not paths: their key must not depend on where the run starts.
+
+    Their keys once went through ``relpath(abspath(...))``, so two checkouts sharing the
+    default cache read each other's file as damaged, warned, and rewrote it in turn.
+    """
+    spec = SPEC.replace(clip_seconds=0.25)
+    options = {"n_classes": 2, "examples_per_class": 5, "clip_seconds": 0.25}
+    hits = []
+    for folder in ("a", "b/c"):
+        (tmp_path / folder).mkdir(parents=True)
+        monkeypatch.chdir(tmp_path / folder)
+        dataset = get_dataset("synthetic", root=tmp_path / "data", **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            hits.append(file_features(dataset, spec, tmp_path / "cache", progress=False).cache_hit)
+    assert hits == [False, True]
