@@ -278,12 +278,15 @@ def _summary_numbers(summary: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, l
     notes = []
     prefixes = ("accuracy_", "macro_f1_", "n_", "latency_")
     numeric = [c for c in summary.columns if c != "latency_stability" and (c in NUMERIC_COLUMNS or c.startswith(prefixes))]
+    converted = {}
     for column in numeric:
         values = pd.to_numeric(summary[column], errors="coerce").astype(float)
         bad = values.notna() & ~np.isfinite(values) & (column not in INFINITE_METRICS)  # an unbounded field is a value
         if bad.any():
             notes.append(f"{path.name}: {column} is not a finite number in {int(bad.sum())} row(s); read as unknown")
-        summary[column] = values.mask(bad)
+        converted[column] = values.mask(bad)
+    # Joined once: replacing a wide summary's columns one by one fragments it (pandas' PerformanceWarning).
+    summary = pd.concat([summary.drop(columns=numeric), pd.DataFrame(converted, index=summary.index)], axis=1)[summary.columns]
     unknown = summary["budget"].isna()
     if unknown.any():  # the budget is part of what models are matched on
         raise SuiteError(f"{path}: line {int(unknown.to_numpy().argmax()) + 2} has no valid budget (a number)")
