@@ -6,9 +6,6 @@ The benchmark patches the factory the trial builds models with; when that factor
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -16,17 +13,12 @@ import torch
 
 from suite.budget import Budget, build_matched
 from suite.input_spec import InputSpec
+from tests.helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_compare_gate.py"
-    spec = importlib.util.spec_from_file_location("bench_compare_gate", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_compare_gate")
 
 
 def test_slowed_wraps_the_model_a_trial_builds_and_only_that_family(bench: ModuleType) -> None:
