@@ -134,7 +134,9 @@ def test_aa_false_regressed_rate_is_at_most_1_percent_without_predictions(k_base
 
 
 def test_a_5_point_drop_is_caught_at_least_90_percent_with_4_vs_4_seeds() -> None:
-    """Measured 94 %. With 3 vs 3 seeds it is 82 % (next test): the issue's 90 % at 3 vs 3 is not met.
+    """Measured 94 %. With 3 vs 3 seeds it is 82 % (next test): the issue's 90 % at 3 vs 3 is not met,
+    and no judge held to 1 % false alarms at every global share could meet it (at most 69 %:
+    ``benchmarks/bound_accuracy_judge.py``, tested in ``tests/test_bound_accuracy_judge.py``).
 
     The paired test alone catches 91 % at 3 vs 3, but only by assuming that seeds differ by
     examples flipping; the gate benchmark's seeds also differ globally (Cochran's Q p down
@@ -166,6 +168,18 @@ def test_global_per_seed_shifts_raise_false_alarms_but_boundedly(k_base: int, k_
     """Half the seed variance a global shift: the paired test cannot see it (the README states the measured rates)."""
     rates = verdict_rates(HALF_GLOBAL, HALF_GLOBAL, k_base, k_new, reps=1000, seed=4)
     assert rates["regressed"] <= 0.05, rates
+
+
+def test_with_three_quarters_of_the_seed_variance_global_3_vs_3_false_alarms_stay_near_2_percent() -> None:
+    """The judge's worst simulated share (``benchmarks/bound_accuracy_judge.py --simulate``: 1.95 % at 4,000).
+
+    Above its nominal 0.5 %: the Welch-Satterthwaite t for a variance on 4 degrees of
+    freedom is approximate. The bound shows what a tighter judge would cost: held to 1 % at
+    every share, at most 69 % of 5 pt drops could be caught, against this judge's 82 %.
+    """
+    noise = seed_noise(0.90, shift_share=0.75)
+    rates = verdict_rates(noise, noise, 3, 3, reps=2000, seed=6)
+    assert rates["regressed"] <= 0.03 and rates["improved"] <= 0.03, rates
 
 
 # Rules and texts.
@@ -323,12 +337,14 @@ def _print_rates() -> None:
     """Every simulated scenario's verdict rates (for the README)."""
     logit_drop = _logit_drop(PER_EXAMPLE, 5)
     quarter = seed_noise(0.90, shift_share=0.25)
+    three_quarters = seed_noise(0.90, shift_share=0.75)
     scenarios = [
         ("A/A, seeds differ by examples flipping", PER_EXAMPLE, PER_EXAMPLE, True, 2000),
         ("A/A, same, no per-example predictions", PER_EXAMPLE, PER_EXAMPLE, False, 2000),
         ("A/A, 1/4 of the seed variance a global shift", quarter, quarter, True, 2000),
         ("A/A, 1/2 of the seed variance a global shift", HALF_GLOBAL, HALF_GLOBAL, True, 2000),
         ("A/A, 1/2 global shift, no predictions", HALF_GLOBAL, HALF_GLOBAL, False, 2000),
+        ("A/A, 3/4 of the seed variance a global shift", three_quarters, three_quarters, True, 2000),
         ("-5 pt, same spread on both sides", PER_EXAMPLE, DROPPED, True, 10000),
         ("-5 pt, same, no per-example predictions", PER_EXAMPLE, DROPPED, False, 3000),
         ("-5 pt, every logit lowered (new std larger)", PER_EXAMPLE, logit_drop, True, 3000),

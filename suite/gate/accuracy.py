@@ -35,6 +35,10 @@ The rules, in order of preference:
    their seeds differ globally by 3-5 pt). The price is power where seeds do differ only
    by flips: a 5 pt drop at a 1.5 pt spread, 3 vs 3 seeds, is caught in 82 % of simulated
    comparisons, against 91 % for the paired test alone (``python -m tests.test_judge_accuracy``).
+   No rule can do much better: a judge whose false "regressed" rate stays within 1 %
+   whatever share of the seed variance is global catches at most 69 %, within 2 % at most
+   84 %, and 90 % needs 3 % (``benchmarks/bound_accuracy_judge.py``, an upper bound over
+   every judge by linear programming).
    The seed-level test of rule 2 must also agree: at the looser level
    :data:`GUARD_ALPHA` when both sides have two or more seeds, at ``alpha`` when one
    side has a single seed; one collapsed seed cannot fake a regression.
@@ -48,13 +52,17 @@ The rules, in order of preference:
    the seed spread exceeds ``min_points``).
 
 Every test is two-sided at ``alpha``, so a false "regressed" has probability at most
-``alpha / 2`` (and a false "improved" as much). A change must also be at least
-``min_points`` percentage points to count. The verdict's detail names the judge used.
+``alpha / 2`` (and a false "improved" as much) where the test's null distribution is
+exact. A change must also be at least ``min_points`` percentage points to count. The
+verdict's detail names the judge used.
 
 What this cannot see: with one seed on both sides the paired test assumes that seeds differ
 by examples flipping; where part of the seed variance is a global per-seed shift, its
 false-alarm rate rises (``tests/test_judge_accuracy.py`` measures by how much), and with
-one seed on both sides nothing can tell such a shift from a real change.
+one seed on both sides nothing can tell such a shift from a real change. With 3 vs 3
+seeds the shift's variance rests on 4 degrees of freedom, and the Welch-Satterthwaite t
+is only approximate there: simulated, false "regressed" is 0.4 % where seeds differ by
+flips alone and up to 2 % where three quarters of their variance is global.
 """
 
 from __future__ import annotations
