@@ -53,17 +53,30 @@ from scipy.optimize import linprog
 SHARE_RATIOS = np.concatenate([[0.0], np.geomspace(0.01, 1000.0, 100)])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Bound:
     """The best power of a judge with a given false-alarm budget (see the module docstring).
 
     Attributes:
         achieved (float): Power of the best grid-cell judge (a lower estimate of the best judge).
         bound (float): Upper bound on the power of every judge (the dual bound).
+        judge (np.ndarray): ``(z cells, r cells)``: the best grid-cell judge's rejection probability.
+        z_edges (np.ndarray): Its cells' edges along ``z``.
+        r_edges (np.ndarray): Its cells' edges along ``r``.
     """
 
     achieved: float
     bound: float
+    judge: np.ndarray
+    z_edges: np.ndarray
+    r_edges: np.ndarray
+
+    def reject(self, z: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """The best grid-cell judge's probability of "regressed" at each ``(z, r)``."""
+        row = np.searchsorted(self.z_edges, z, side="right") - 1
+        column = np.searchsorted(self.r_edges, r, side="right") - 1
+        inside = row >= 0  # below the first z edge the judge never rejects
+        return np.where(inside, self.judge[np.clip(row, 0, None), column], 0.0)
 
 
 def best_power(
@@ -109,7 +122,8 @@ def best_power(
     if solved.status != 0:
         raise RuntimeError(f"the linear program failed: {solved.message}")
     multipliers = np.maximum(-solved.ineqlin.marginals, 0.0)
-    return Bound(float(-solved.fun), _dual_bound(multipliers, ratios, budget, drop_z, d))
+    judge = solved.x.reshape(len(z_edges) - 1, len(r_edges) - 1)
+    return Bound(float(-solved.fun), _dual_bound(multipliers, ratios, budget, drop_z, d), judge, z_edges, r_edges)
 
 
 def _dual_bound(multipliers: np.ndarray, ratios: np.ndarray, budget: float, drop_z: float, d: int) -> float:

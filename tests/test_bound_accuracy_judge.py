@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -49,6 +50,30 @@ def test_the_bound_is_at_least_the_power_of_the_t_test_which_is_held_at_every_sh
     t_power_at_flips = float(stats.nct.sf(stats.t.isf(0.01, 4), 4, 5.0 / (1.5 * math.sqrt(2 / 3))))
     assert t_power_at_flips == pytest.approx(t_test_power())
     assert best_power().bound >= t_power_at_flips
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.8, 0.95])  # 0.8: where the budget binds (0.99 %)
+def test_the_best_judge_replayed_on_raw_seed_accuracies_holds_its_budget_and_power(share: float) -> None:
+    """Monte Carlo from raw seeds (not the LP's cell probabilities): 3 + 3 accuracies, flips plus a global shift.
+
+    It checks the reduction to ``(z, r)`` and the cell arithmetic, at shares between the
+    LP's grid points; the false "regressed" rate within the budget, and the power at flips
+    only as the LP computed it.
+    """
+    found, rng, reps, sigma = best_power(), np.random.default_rng(31), 200_000, 1.5
+
+    def judged(drop: float, global_share: float) -> float:
+        flips, shift = sigma * math.sqrt(1 - global_share), sigma * math.sqrt(global_share)
+        seeds = 80.0 + flips * rng.standard_normal((reps, 6)) + shift * rng.standard_normal((reps, 6))
+        base, new = seeds[:, :3], seeds[:, 3:] - drop
+        v = flips**2  # what the judge is given
+        z = (base.mean(axis=1) - new.mean(axis=1)) / math.sqrt(v * 2 / 3)
+        r = (base.var(axis=1, ddof=1) + new.var(axis=1, ddof=1)) / 2 / v
+        return float(found.reject(z, r).mean())
+
+    assert judged(0.0, share) <= 0.01 + 3 * math.sqrt(0.01 * 0.99 / reps)
+    if share == 0.0:
+        assert judged(5.0, 0.0) == pytest.approx(found.achieved, abs=0.005)
 
 
 def test_each_side_needs_two_seeds() -> None:
