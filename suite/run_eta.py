@@ -68,7 +68,8 @@ def model_weights(records: Iterable[Mapping[str, Any]]) -> tuple[dict[str, float
     seconds: dict[str, list[float]] = defaultdict(list)
     for record in records:
         took = record.get("wall_seconds")
-        if isinstance(took, int | float) and took >= 0 and isinstance(record.get("model"), str):
+        timed = isinstance(took, int | float) and not isinstance(took, bool) and took >= 0
+        if timed and isinstance(record.get("model"), str):
             seconds[record["model"]].append(float(took))
     every = [took for takes in seconds.values() for took in takes]
     if not every or sum(every) <= 0:
@@ -77,7 +78,14 @@ def model_weights(records: Iterable[Mapping[str, Any]]) -> tuple[dict[str, float
 
 
 def relative_costs(records: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """Each model's mean ``wall_seconds`` over the mean of the models' means (how :data:`RELATIVE_TRIAL_COST` is made)."""
+    """Each model's mean ``wall_seconds`` over the mean of the models' means (how :data:`RELATIVE_TRIAL_COST` is made).
+
+    Args:
+        records (Iterable[Mapping[str, Any]]): Trial records (``model`` and ``wall_seconds``).
+
+    Returns:
+        dict[str, float]: ``{model: relative cost}``, averaging 1; empty with no timed record.
+    """
     by_model, _ = model_weights(records)
     mean = sum(by_model.values()) / len(by_model) if by_model else 1.0
     return {model: seconds / mean for model, seconds in by_model.items()}
@@ -92,17 +100,21 @@ def weigh_work(
     """The weight of the trials done this sitting and of those left (see the module's formula).
 
     Args:
-        records: Every finished trial's record in the run, earlier sittings' included.
-        done: The model of each trial finished this sitting.
-        left: The model of each trial not finished yet.
-        prior: Relative cost of a trial of each family, for models with no timed trial
-            yet. (Default: :data:`RELATIVE_TRIAL_COST`)
+        records (Iterable[Mapping[str, Any]]): Every finished trial's record in the run,
+            earlier sittings' included.
+        done (Sequence[str]): The model of each trial finished this sitting.
+        left (Sequence[str]): The model of each trial not finished yet.
+        prior (Mapping[str, float]): Relative cost of a trial of each family, for models
+            with no timed trial yet. (Default: :data:`RELATIVE_TRIAL_COST`)
 
     Returns:
-        ``(done, left)`` in the same unit; give them to :meth:`suite.progress.Progress.weigh`.
+        tuple[float, float]: ``(done, left)`` in the same unit; give them to
+        :meth:`suite.progress.Progress.weigh`.
     """
     by_model, fallback = model_weights(records)
-    seen = [model for model in by_model if model in prior]
+    # Only positive figures can set the scale (a log of each ratio): a 0 s record (a trial skipped at
+    # once) or a 0 in a plugin's table must not stop the run, whose loop calls this after every trial.
+    seen = [model for model in by_model if by_model[model] > 0 and prior.get(model, 0) > 0]
     if seen:
         # Seconds per unit of relative cost: the geometric mean of the timed models' ratios, so that one
         # family far dearer here than in the table (samplecnn on 5 s clips) does not inflate every other.

@@ -55,6 +55,17 @@ def test_an_untimed_family_weighs_its_relative_cost_in_the_seconds_of_those_time
     assert (done, left) == pytest.approx((50, 10 * per_unit + (20 + 30 + 500) / 3))  # tcn: not in this table
 
 
+def test_a_zero_second_record_or_a_zero_relative_cost_does_not_set_the_scale() -> None:
+    prior = {"mlp": 1.0, "cnn1d": 1.0, "samplecnn": 10.0}
+    records = [record("mlp", 0.0), record("cnn1d", 30), {"model": "gru", "wall_seconds": True}]
+    assert weigh_work(records, ["mlp", "cnn1d"], ["samplecnn"], prior=prior) == pytest.approx((30, 300))
+    zero_cost = {"mlp": 0.0, "cnn1d": 1.0, "samplecnn": 10.0}
+    assert weigh_work([record("mlp", 20), record("cnn1d", 30)], ["cnn1d"], ["samplecnn"], prior=zero_cost) == pytest.approx(
+        (30, 300)
+    )
+    assert model_weights([{"model": "gru", "wall_seconds": True}]) == ({}, 1.0)  # a bool is not a time
+
+
 def test_with_only_models_outside_the_table_timed_an_untimed_family_weighs_the_mean_of_all() -> None:
     done, left = weigh_work([record("plugin:Model", 40)], ["plugin:Model"], ["samplecnn", "mlp"])
     assert (done, left) == (40, 80)
