@@ -17,9 +17,9 @@ machine than the earlier sittings.
 A model with no finished trial yet (a fresh run goes model by model through its first
 seed: a third of a 3-seed run) weighs its family's :data:`RELATIVE_TRIAL_COST`, put in
 seconds by the models timed so far (the geometric mean of their seconds over their
-relative costs). Weighed as the mean of the models seen so far, a fresh ``esc10-100k``
-run said "1.6 h" after its ``mlp`` and ``cnn1d`` folds, where 11.3 h were left (with the
-table: 6.5 h). Replayed on the committed runs' first pass (the ETA after
+relative costs). Weighed as the mean of the models seen so far, the ``esc10-100k``
+reference run replayed as a fresh run said "1.6 h" after its ``mlp`` and ``cnn1d`` folds,
+where 11.3 h were left (with the table: 6.5 h). Replayed on the committed runs' first pass (the ETA after
 each trial until every model has one, against the time the rest really took), the 90th
 percentile of the error factor fell from 7.19 to 1.79 on ``esc10-100k``, 3.01 to 1.46 on
 ``fsdd-25k`` and 3.41 to 1.26 on ``fsdd-speakers-100k`` (``tests/test_run_eta.py``
