@@ -47,6 +47,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -123,10 +124,8 @@ def best_power(
     r_edges[-1] = np.inf
 
     def cells(ratio: float, mean: float) -> np.ndarray:
-        scale = math.sqrt(1 + ratio)
-        in_z = np.diff(stats.norm.cdf((z_edges - mean) / scale))
-        in_r = np.diff(stats.chi2.cdf(r_edges * d / (1 + ratio), d))
-        return np.outer(in_z, in_r).ravel()
+        z_law, r_law = _laws(ratio, mean, d)
+        return np.outer(np.diff(z_law.cdf(z_edges)), np.diff(r_law.cdf(r_edges))).ravel()
 
     nulls = np.array([cells(ratio, 0.0) for ratio in ratios])
     solved = linprog(-cells(0.0, drop_z), A_ub=nulls, b_ub=np.full(len(ratios), budget), bounds=(0, 1), method="highs")
@@ -135,6 +134,20 @@ def best_power(
     multipliers = np.maximum(-solved.ineqlin.marginals, 0.0)
     judge = solved.x.reshape(len(z_edges) - 1, len(r_edges) - 1)
     return Bound(float(-solved.fun), _dual_bound(multipliers, ratios, budget, drop_z, d), judge, z_edges, r_edges)
+
+
+def _laws(ratio: float, mean: float, d: int) -> tuple[Any, Any]:
+    """The laws of ``z`` and ``r`` (frozen scipy distributions) when the global variance is ``ratio`` times ``v``.
+
+    Args:
+        ratio (float): Global over flip variance.
+        mean (float): The mean of ``z`` (0 under the null, the standardised drop under the alternative).
+        d (int): Degrees of freedom of the pooled seed variance.
+
+    Returns:
+        tuple: ``N(mean, 1 + ratio)`` for ``z`` and ``(1 + ratio) chi2_d / d`` for ``r``.
+    """
+    return stats.norm(mean, math.sqrt(1 + ratio)), stats.chi2(d, scale=(1 + ratio) / d)
 
 
 def _dual_bound(multipliers: np.ndarray, ratios: np.ndarray, budget: float, drop_z: float, d: int) -> float:
@@ -156,10 +169,8 @@ def _dual_bound(multipliers: np.ndarray, ratios: np.ndarray, budget: float, drop
     dz, dr = z[1] - z[0], r[1] - r[0]
 
     def density(ratio: float, mean: float) -> np.ndarray:
-        scale = 1 + ratio
-        along_z = stats.norm.pdf((z - mean) / math.sqrt(scale)) / math.sqrt(scale)
-        along_r = stats.chi2.pdf(r * d / scale, d) * d / scale
-        return np.outer(along_z, along_r)
+        z_law, r_law = _laws(ratio, mean, d)
+        return np.outer(z_law.pdf(z), r_law.pdf(r))
 
     excess = density(0.0, drop_z)
     for multiplier, ratio in zip(multipliers, ratios, strict=True):
