@@ -120,8 +120,8 @@ def weigh_work(
         # family far dearer here than in the table (samplecnn on 5 s clips) does not inflate every other.
         per_unit = math.exp(sum(math.log(by_model[model] / prior[model]) for model in seen) / len(seen))
         unseen = {model: cost * per_unit for model, cost in prior.items()}
-    elif not by_model:  # nothing timed: relative costs, 1 for a model outside the table
-        unseen, fallback = dict(prior), 1.0
+    elif not by_model:  # nothing timed: relative costs, and model_weights' 1 for a model outside the table
+        unseen = dict(prior)
     else:  # only models outside the table are timed: nothing to put the table in seconds with
         unseen = {}
     weight = [by_model.get(model, unseen.get(model, fallback)) for model in (*done, *left)]

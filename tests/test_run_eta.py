@@ -140,29 +140,30 @@ def test_a_run_weighs_every_trial_as_it_ends(tmp_path: Path, monkeypatch: pytest
     assert calls == [(["raises"], [], 2)]
 
 
+def weighed_error(records: list[dict[str, Any]], start: int, last: int, prior: dict[str, float] = RELATIVE_TRIAL_COST) -> float:
+    """|log(ETA / truth)| of the runner's weighed ETA after trial ``last`` of a sitting begun at trial ``start``."""
+    walls, models = [float(r["wall_seconds"]) for r in records], [r["model"] for r in records]
+    done, left = weigh_work(records[: last + 1], models[start : last + 1], models[last + 1 :], prior=prior)
+    return abs(math.log(sum(walls[start : last + 1]) * left / done / sum(walls[last + 1 :])))
+
+
 def replay(records: list[dict[str, Any]], step: int = 3) -> tuple[list[float], list[float]]:
     """|log(ETA / truth)| after every trial of a sitting begun at every ``step``-th trial: (counted, weighed)."""
-    walls, models = [float(r["wall_seconds"]) for r in records], [r["model"] for r in records]
+    walls = [float(r["wall_seconds"]) for r in records]
     counted, weighed = [], []
     for start in range(0, len(records) - 1, step):
         for last in range(start, len(records) - 1):
             elapsed, truth = sum(walls[start : last + 1]), sum(walls[last + 1 :])
-            done, left = weigh_work(records[: last + 1], models[start : last + 1], models[last + 1 :])
             counted.append(abs(math.log(elapsed / (last + 1 - start) * (len(records) - last - 1) / truth)))
-            weighed.append(abs(math.log(elapsed * left / done / truth)))
+            weighed.append(weighed_error(records, start, last))
     return counted, weighed
 
 
 def first_pass(records: list[dict[str, Any]], prior: dict[str, float]) -> list[float]:
     """|log(ETA / truth)| of a fresh run after each trial, until every model has a timed trial."""
-    walls, models = [float(r["wall_seconds"]) for r in records], [r["model"] for r in records]
-    errors = []
-    for last in range(len(records) - 1):
-        if set(models[: last + 1]) == set(models):
-            break
-        done, left = weigh_work(records[: last + 1], models[: last + 1], models[last + 1 :], prior=prior)
-        errors.append(abs(math.log(sum(walls[: last + 1]) * left / done / sum(walls[last + 1 :]))))
-    return errors
+    models = [r["model"] for r in records]
+    untimed = [last for last in range(len(records) - 1) if set(models[: last + 1]) != set(models)]
+    return [weighed_error(records, 0, last, prior) for last in untimed]
 
 
 def quantile(values: list[float], q: float) -> float:
