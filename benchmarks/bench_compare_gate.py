@@ -18,6 +18,10 @@ between the A/B pairs up to after the last one, and the runs are compared once a
 made: BASE then spans the same hours of the machine's drift as the NEW runs, as a
 baseline refreshed at the times of day the CI runs at would. ``--out`` keeps every run and
 a ``plan.jsonl`` of the NEW ones; ``--rescore OUT`` judges them again without running.
+``--rescore OUT --resample N`` estimates the rates behind one such table more finely:
+N A/A comparisons, each a BASE of three runs drawn from the kept BASE and A runs against
+another A run, and N A/B comparisons, a BASE drawn alike against a B run (the runs are
+reused, so the comparisons are not independent: the rates are estimates, not counts).
 
 Wanted: no A run reports any regression (false-alarm rate 0), and every B run reports
 the slowed model's model-scope latency as ``regressed``.
@@ -49,6 +53,8 @@ from torch import nn
 import suite.budget
 from suite.config import parse_config
 from suite.gate import DEFAULT_FAIL_ON, compare_paths
+from suite.gate.compare import compare_sides
+from suite.gate.sides import Side, load_side
 from suite.runner import run_config
 
 
@@ -174,6 +180,56 @@ def judge(plan: list[dict[str, object]], out: Path, model: str, basis: str = "au
     print(f"A/B: {detections} of {len(plan) - repeats} comparisons reported {model} regressed")
 
 
+def _regressed(rows: list[dict[str, object]], latency: bool, model: str | None = None) -> bool:
+    return any(
+        r["verdict"] == "regressed" and str(r["metric"]).startswith("latency") == latency and model in (None, r["model"])
+        for r in rows
+    )
+
+
+def resample(plan: list[dict[str, object]], out: Path, model: str, draws: int, basis: str = "auto") -> None:
+    """Print the A/A false-alarm rates and the A/B detection rate over ``draws`` resampled comparisons each.
+
+    Latency is what resampling measures faithfully. Accuracy depends on the seeds: a
+    resampled BASE of three A runs has nine distinct seeds where the gate's BASE (three
+    runs of seeds 0-2) has three, so its rows are counted apart, as another shape of gate.
+    """
+    bases = sorted(p for p in (out / "base").iterdir() if p.is_dir())
+    a_runs = [out / str(e["run"]) for e in plan if e["kind"] == "A"]
+    b_runs = [out / str(e["run"]) for e in plan if e["kind"] == "B"]
+    rng = random.Random(0)
+    loaded: dict[tuple[Path, ...], Side] = {}
+    scratch = Path(tempfile.mkdtemp(prefix="resample-"))
+
+    def side(runs: tuple[Path, ...]) -> Side:
+        if runs not in loaded:  # a BASE of several runs is a folder of links to them, read as one
+            folder = scratch / f"side{len(loaded)}"
+            folder.mkdir()
+            for run in runs:
+                (folder / f"{run.parent.name}-{run.name}").symlink_to(run.resolve(), target_is_directory=True)
+            loaded[runs] = load_side(folder)
+        return loaded[runs]
+
+    def compared(base: list[Path], new: Path) -> list[dict[str, object]]:
+        return compare_sides(side(tuple(sorted(base))), side((new,)), DEFAULT_FAIL_ON, basis).rows  # type: ignore[arg-type]
+
+    latency_alarms = other_alarms = detections = 0
+    for _ in range(draws):
+        new = rng.choice(a_runs)
+        rows = compared(rng.sample([r for r in [*bases, *a_runs] if r != new], 3), new)
+        latency_alarms += _regressed(rows, latency=True)
+        other_alarms += _regressed(rows, latency=False)
+        detections += _regressed(compared(rng.sample([*bases, *a_runs], 3), rng.choice(b_runs)), True, model)
+    aa, ab = latency_alarms / draws, detections / draws
+    print(f"resampled from {len(bases)} BASE, {len(a_runs)} A and {len(b_runs)} B runs, {draws} comparisons of each kind")
+    print(
+        f"A/A latency: {latency_alarms} of {draws} raised a regression ({aa:.1%}): 0 of 10 has a chance of {(1 - aa) ** 10:.0%}"
+    )
+    print(f"A/A other rows, BASE of nine distinct seeds (not the gate's three): {other_alarms} of {draws}")
+    at_least_9 = ab**10 + 10 * ab**9 * (1 - ab)
+    print(f"A/B: {detections} of {draws} caught {model} ({ab:.1%}): 9 or more of 10 has a chance of {at_least_9:.0%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/ci.yaml")
@@ -191,13 +247,17 @@ def main() -> None:
     parser.add_argument("--noisy-neighbour", action="store_true", help="burn one core during part of every NEW run")
     parser.add_argument("--out", default=None, help="where the runs go (default: a temporary folder)")
     parser.add_argument("--rescore", default=None, help="judge the runs an earlier --out kept, without running anything")
+    parser.add_argument("--resample", type=int, default=0, help="with --rescore: that many resampled comparisons of each kind")
     parser.add_argument(
         "--latency-basis", choices=("auto", "ms", "rel"), default="auto", help="as suite compare's (default: auto)"
     )
     args = parser.parse_args()
     if args.rescore:
         plan = [json.loads(line) for line in (Path(args.rescore) / "plan.jsonl").read_text().splitlines()]
-        judge(plan, Path(args.rescore), args.model, args.latency_basis)
+        if args.resample:
+            resample(plan, Path(args.rescore), args.model, args.resample, args.latency_basis)
+        else:
+            judge(plan, Path(args.rescore), args.model, args.latency_basis)
         return
     data = yaml.safe_load(Path(args.config).read_text())
     if args.epochs is not None:

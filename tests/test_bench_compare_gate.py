@@ -6,6 +6,7 @@ The benchmark patches the factory the trial builds models with; when that factor
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -14,6 +15,7 @@ import torch
 from suite.budget import Budget, build_matched
 from suite.input_spec import InputSpec
 from tests.helpers import load_benchmark
+from tests.report_fixtures import build_run
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +49,18 @@ def test_slowed_wraps_the_model_a_trial_builds_and_only_that_family(bench: Modul
 )
 def test_base_runs_fall_before_the_pairs_named(bench: ModuleType, runs: int, when: str, positions: list[int]) -> None:
     assert bench.base_positions(runs, 10, when) == positions
+
+
+def test_resample_counts_false_alarms_and_detections_from_kept_runs(
+    bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, plan = tmp_path / "gate", []
+    for k in range(3):
+        build_run(out / "base", models=("mlp",), seeds=[0], stamp=f"2026112{k}-020000")
+    for k, (kind, speed) in enumerate([("A", 1.0), ("B", 2.0), ("A", 1.0), ("B", 2.0)]):
+        run = build_run(out / "new", models=("mlp",), seeds=[10 + k], speed=speed, stamp=f"2026112{k}-030000")
+        plan.append({"kind": kind, "repeat": k // 2, "seeds": [10 + k], "burner": None, "run": f"new/{run.name}"})
+    bench.resample(plan, out, "mlp", draws=6, basis="ms")  # `speed` slows the whole machine: ms sees it, rel does not
+    printed = capsys.readouterr().out
+    assert "A/A latency: 0 of 6 raised a regression" in printed
+    assert "A/B: 6 of 6 caught mlp" in printed

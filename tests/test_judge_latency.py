@@ -4,7 +4,8 @@ Each simulated comparison is shaped like the CI gate: ``SETTINGS`` timed setting
 families, two scopes), a baseline of three runs and one new run, every run one session
 whose level drifts by a log-normal factor (the machine's state), and ``BLOCKS`` blocks
 per session (the default timer's minimum: 5 rounds of at least 3 blocks) with their own
-log-normal noise. The run spread is pooled over the settings as ``suite compare`` does.
+log-normal noise. The run spread is pooled over the settings, and the verdicts are held
+to the level over all settings together (:func:`control_false_alarms`), as ``suite compare`` does.
 
 A second shape has several sessions per run (one per seed, as ``configs/ci.yaml`` runs):
 sessions of one run share the run's drift, plus their own.
@@ -15,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from suite.gate.latency import RunSpread, Sessions, judge_latency
+from suite.gate.latency import RunSpread, Sessions, control_false_alarms, judge_latency
+from suite.gate.stats import Judgement
 from suite.measure.latency import MIN_BLOCKS_PER_ROUND, ROUNDS
 
 SETTINGS = 10
@@ -38,24 +40,28 @@ def simulate(
     session_drift: float = 0.0,
     label_runs: bool = True,
     comparisons: int = COMPARISONS,
+    slowed: int = SETTINGS,
+    family: bool = True,
 ) -> np.ndarray:
-    """Verdicts of ``comparisons x SETTINGS`` simulated settings (NEW is ``1 + slowdown`` times slower).
+    """Verdicts of ``comparisons x SETTINGS`` simulated settings (NEW's first ``slowed`` are ``1 + slowdown`` times slower).
 
     Each run drifts by ``drift`` and holds ``sessions`` sessions that drift by
-    ``session_drift`` more; ``label_runs=False`` hides which run a session came from.
+    ``session_drift`` more; ``label_runs=False`` hides which run a session came from;
+    ``family=False`` leaves out the adjustment over the settings.
     """
     verdicts = []
+    factors = np.where(np.arange(SETTINGS) < slowed, 1.0 + slowdown, 1.0)[:, None, None]
     for _ in range(comparisons):
         sides = []
-        for runs, factor in ((base_runs, 1.0), (new_runs, 1.0 + slowdown)):
+        for runs, factor in ((base_runs, 1.0), (new_runs, factors)):
             run_levels = factor * rng.lognormal(0.0, drift, size=(SETTINGS, runs, 1))
             levels = (run_levels * rng.lognormal(0.0, session_drift, size=(SETTINGS, runs, sessions))).reshape(SETTINGS, -1)
             blocks = levels[..., None] * rng.lognormal(0.0, block_noise, size=(*levels.shape, BLOCKS))
             labels = np.repeat(np.arange(runs), sessions) if label_runs else None
             sides.append([Sessions.of(list(setting), runs=labels) for setting in blocks])
         spread = RunSpread.pooled([s for side in sides for s in side])
-        for base, new in zip(*sides, strict=True):
-            verdicts.append(judge_latency(base, new, base.level(), new.level(), THRESHOLD, spread).verdict)
+        judged = [judge_latency(b, n, b.level(), n.level(), THRESHOLD, spread) for b, n in zip(*sides, strict=True)]
+        verdicts.append([j.verdict for j in (control_false_alarms(judged) if family else judged)])
     return np.asarray(verdicts)
 
 
@@ -99,3 +105,56 @@ def test_a_baseline_of_several_runs_measures_the_run_drift_and_catches_a_large_s
     shape = {"drift": 0.05, "block_noise": 0.03, "sessions": 3, "session_drift": 0.05}
     verdicts = simulate(np.random.default_rng(16), 3, 1, slowdown=0.40, comparisons=POWER_COMPARISONS, **shape)
     assert (verdicts == "regressed").mean() >= 0.90
+
+
+def test_unchanged_code_fails_a_comparison_of_ten_settings_at_most_one_time_in_a_hundred() -> None:
+    # The gate fails when any setting regresses: per comparison, not per setting, is what a CI job lives with.
+    shape = {"base_runs": 3, "new_runs": 1, "drift": 0.05, "block_noise": 0.03, "slowdown": 0.0}
+    held = simulate(np.random.default_rng(17), **shape)
+    assert (held == "regressed").any(axis=1).mean() <= 0.01
+    alone = simulate(np.random.default_rng(17), **shape, family=False)  # each setting at the level on its own
+    assert (alone == "regressed").any(axis=1).mean() > 0.02
+
+
+@pytest.mark.parametrize("drift, floor", [(0.0, 0.90), (0.02, 0.85)])
+def test_one_slowed_setting_among_ten_is_still_caught(drift: float, floor: float) -> None:
+    # The price of holding the whole comparison to 1 %: with one setting of ten slowed and 2 % run
+    # drift, 87.8 % caught against 96.5 % judged alone (1,500 comparisons each, seed 99); at no drift
+    # 98.6 % against 99.7 %. Where every setting slows, as in the test above, the step-up costs nothing.
+    verdicts = simulate(
+        np.random.default_rng(18), 3, 1, drift=drift, block_noise=0.08, slowdown=0.20, comparisons=POWER_COMPARISONS, slowed=1
+    )
+    assert (verdicts[:, 0] == "regressed").mean() >= floor
+    assert (verdicts[:, 1:] == "regressed").mean() <= 0.01
+
+
+def _judged(verdict: str, change: float, p: float | None) -> Judgement:
+    return Judgement(verdict, change, "test", p)  # type: ignore[arg-type]
+
+
+def test_one_setting_is_judged_by_its_own_test() -> None:
+    alone = [_judged("regressed", 0.15, 0.009)]
+    assert control_false_alarms(alone) == alone
+
+
+def test_a_marginal_regression_among_ten_settings_is_not_one_but_a_strong_one_stays() -> None:
+    quiet = [_judged("unchanged", 0.01, 0.6)] * 9
+    marginal = control_false_alarms([_judged("regressed", 0.15, 0.004), *quiet])[0]
+    assert marginal.verdict == "unchanged"
+    assert "Benjamini-Hochberg over 10 settings" in marginal.detail
+    assert marginal.p == 0.004  # the test's own p-value is kept beside the adjusted one in the detail
+    strong = control_false_alarms([_judged("regressed", 0.30, 1e-5), *quiet])[0]
+    assert strong.verdict == "regressed"
+
+
+def test_settings_that_changed_together_keep_each_other_significant() -> None:
+    # Ten settings all slower at p=0.009: each alone is significant, and so are they together (BH's step-up).
+    together = control_false_alarms([_judged("regressed", 0.15, 0.009)] * 10)
+    assert [j.verdict for j in together] == ["regressed"] * 10
+
+
+def test_an_improvement_does_not_count_towards_the_regressions_and_untested_judgements_pass() -> None:
+    judged = [_judged("improved", -0.3, 1e-6), _judged("regressed", 0.2, 1e-6), _judged("regressed", 0.12, None)]
+    adjusted = control_false_alarms(judged)
+    assert [j.verdict for j in adjusted] == ["improved", "regressed", "regressed"]
+    assert adjusted[2] is judged[2]  # threshold only: nothing to adjust

@@ -26,7 +26,7 @@ import pandas as pd
 from suite.errors import SuiteError
 from suite.gate.accuracy import SeedResults, judge_accuracy, judge_moments
 from suite.gate.health import SeedHealth, judge_absent, judge_seeds
-from suite.gate.latency import RunSpread, judge_latency
+from suite.gate.latency import RunSpread, control_false_alarms, judge_latency
 from suite.gate.macro_f1 import judge_macro_f1
 from suite.gate.sides import KEYS, SETTING, Side, load_side
 from suite.gate.stats import Judgement, judge_exact, judge_relative
@@ -167,7 +167,10 @@ def _latency_rows(
     both = merged[merged["_merge"] == "both"]
     sessions = [s for column in (f"sessions_{basis}_base", f"sessions_{basis}_new") for s in both[column] if s is not None]
     spread = RunSpread.pooled(sessions)
-    rows, unjudged, withheld = [], 0, 0
+    # Judged in two passes: every setting's test, then the family's adjustment; rows keep the merge's order.
+    judged_rows: list[tuple[int, dict[str, Any], str, Any, Any, Judgement, bool]] = []
+    rows: list[dict[str, Any]] = []
+    unjudged, withheld = 0, 0
     for _, r in merged.iterrows():
         key = {k: r[k] for k in KEYS}
         metric = _setting_label({k: r[k] for k in SETTING})
@@ -179,11 +182,21 @@ def _latency_rows(
             unjudged += 1
             continue
         judged = judge_latency(r[f"sessions_{basis}_base"], r[f"sessions_{basis}_new"], b_level, n_level, threshold, spread)
-        if not judge_elsewhere and timed_elsewhere(r["machines_base"], r["machines_new"]):
+        elsewhere = not judge_elsewhere and timed_elsewhere(r["machines_base"], r["machines_new"])
+        levels = judged_level(r, basis, "base", b_level), judged_level(r, basis, "new", n_level)
+        judged_rows.append((len(rows), key, metric, *levels, judged, elsewhere))
+        rows.append({})
+    # Settings timed elsewhere are shown, not judged: they are not part of the family that can fail the gate.
+    family = control_false_alarms([j for *_, j, elsewhere in judged_rows if not elsewhere])
+    adjusted = iter(family)
+    for at, key, metric, b_level, n_level, judged, elsewhere in judged_rows:
+        if elsewhere:
             withheld += 1
             detail = f"not judged (timed on different machines); would be {judged.verdict}: {judged.detail}"
-            judged = Judgement("not judged", judged.change, detail)
-        rows.append(_row(key, metric, judged_level(r, basis, "base", b_level), judged_level(r, basis, "new", n_level), judged))
+            judged = Judgement("not judged", judged.change, detail, judged.p)
+        else:
+            judged = next(adjusted)
+        rows[at] = _row(key, metric, b_level, n_level, judged)
     if unjudged:
         notes.append(f"{unjudged} latency setting(s) have no {basis} figure on both sides and were not compared")
     if withheld:

@@ -33,6 +33,7 @@ class Judgement:
     verdict: Verdict
     change: float | None  # relative (latency, memory, params, macs) or in points (accuracy)
     detail: str
+    p: float | None = None  # the two-sided p-value of the test that decided, where one did (latency)
 
 
 def _relative_change(base: float, new: float) -> float:
