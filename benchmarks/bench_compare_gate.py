@@ -181,10 +181,12 @@ def judge(plan: list[dict[str, object]], out: Path, model: str, basis: str = "au
 
 
 def _regressed(rows: list[dict[str, object]], latency: bool, model: str | None = None) -> bool:
-    return any(
-        r["verdict"] == "regressed" and str(r["metric"]).startswith("latency") == latency and model in (None, r["model"])
-        for r in rows
-    )
+    """Whether a latency row (``latency``) or another row regressed; with ``model``, only its model-scope batch-1 row."""
+    if model is not None:
+        return any(
+            r["model"] == model and str(r["metric"]).startswith("latency cpu b1") and r["verdict"] == "regressed" for r in rows
+        )
+    return any(r["verdict"] == "regressed" and str(r["metric"]).startswith("latency") == latency for r in rows)
 
 
 def resample(plan: list[dict[str, object]], out: Path, model: str, draws: int, basis: str = "auto") -> None:
@@ -199,27 +201,27 @@ def resample(plan: list[dict[str, object]], out: Path, model: str, draws: int, b
     b_runs = [out / str(e["run"]) for e in plan if e["kind"] == "B"]
     rng = random.Random(0)
     loaded: dict[tuple[Path, ...], Side] = {}
-    scratch = Path(tempfile.mkdtemp(prefix="resample-"))
+    with tempfile.TemporaryDirectory(prefix="resample-") as scratch:
 
-    def side(runs: tuple[Path, ...]) -> Side:
-        if runs not in loaded:  # a BASE of several runs is a folder of links to them, read as one
-            folder = scratch / f"side{len(loaded)}"
-            folder.mkdir()
-            for run in runs:
-                (folder / f"{run.parent.name}-{run.name}").symlink_to(run.resolve(), target_is_directory=True)
-            loaded[runs] = load_side(folder)
-        return loaded[runs]
+        def side(runs: tuple[Path, ...]) -> Side:
+            if runs not in loaded:  # a BASE of several runs is a folder of links to them, read as one
+                folder = Path(scratch) / f"side{len(loaded)}"
+                folder.mkdir()
+                for run in runs:
+                    (folder / f"{run.parent.name}-{run.name}").symlink_to(run.resolve(), target_is_directory=True)
+                loaded[runs] = load_side(folder)
+            return loaded[runs]
 
-    def compared(base: list[Path], new: Path) -> list[dict[str, object]]:
-        return compare_sides(side(tuple(sorted(base))), side((new,)), DEFAULT_FAIL_ON, basis).rows  # type: ignore[arg-type]
+        def compared(base: list[Path], new: Path) -> list[dict[str, object]]:
+            return compare_sides(side(tuple(sorted(base))), side((new,)), DEFAULT_FAIL_ON, basis).rows  # type: ignore[arg-type]
 
-    latency_alarms = other_alarms = detections = 0
-    for _ in range(draws):
-        new = rng.choice(a_runs)
-        rows = compared(rng.sample([r for r in [*bases, *a_runs] if r != new], 3), new)
-        latency_alarms += _regressed(rows, latency=True)
-        other_alarms += _regressed(rows, latency=False)
-        detections += _regressed(compared(rng.sample([*bases, *a_runs], 3), rng.choice(b_runs)), True, model)
+        latency_alarms = other_alarms = detections = 0
+        for _ in range(draws):
+            new = rng.choice(a_runs)
+            rows = compared(rng.sample([r for r in [*bases, *a_runs] if r != new], 3), new)
+            latency_alarms += _regressed(rows, latency=True)
+            other_alarms += _regressed(rows, latency=False)
+            detections += _regressed(compared(rng.sample([*bases, *a_runs], 3), rng.choice(b_runs)), True, model)
     aa, ab = latency_alarms / draws, detections / draws
     print(f"resampled from {len(bases)} BASE, {len(a_runs)} A and {len(b_runs)} B runs, {draws} comparisons of each kind")
     print(

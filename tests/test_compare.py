@@ -21,7 +21,7 @@ from suite.gate.compare import compare_paths
 from suite.gate.latency import RunSpread, Sessions, judge_latency, smallest_p
 from suite.gate.macro_f1 import judge_macro_f1, macro_f1_rows, randomisation_p
 from suite.gate.render import render_comparison
-from suite.gate.stats import judge_exact, judge_relative
+from suite.gate.stats import Judgement, judge_exact, judge_relative
 from suite.gate.thresholds import DEFAULT_FAIL_ON, FailOn, parse_fail_on
 from suite.reporting.summary import summarise
 from suite.results.load import load_results
@@ -87,6 +87,17 @@ def test_latency_of_one_run_a_side_needs_significance_and_effect_size() -> None:
     # Large but not significant: two wildly spread samples.
     wild = judge_latency(Sessions.of([[1, 5, 1, 5, 1, 5]]), Sessions.of([[5, 1, 5, 1, 5, 1.5]]), 3.0, 3.5, 0.10)
     assert wild.verdict == "unchanged"
+
+
+def test_blocks_whose_ranks_and_medians_disagree_are_not_significant() -> None:
+    # NEW's level (the geometric mean of its sessions' medians, 3.0 and 0.5) is 22 % above BASE's,
+    # but 25 of its 30 blocks are faster than all of BASE's: the rank test's tiny p says "faster".
+    rng = np.random.default_rng(5)
+    base = Sessions.of([rng.normal(1.0, 0.01, 30)])
+    new = Sessions.of([rng.normal(3.0, 0.01, 5), rng.normal(0.5, 0.01, 25)])
+    judged = judge_latency(base, new, base.level(), new.level(), 0.10)
+    assert judged.change == pytest.approx(0.22, abs=0.01)
+    assert judged.verdict == "unchanged" and "ranks point the other way" in judged.detail
 
 
 def test_too_few_blocks_to_reach_alpha_fall_back_to_the_threshold_and_say_so() -> None:
@@ -194,7 +205,27 @@ def test_a_slower_model_is_regressed_and_only_that_one(tmp_path: Path) -> None:
     latency = [r for r in comparison.rows if r["metric"].startswith("latency")]
     assert {r["verdict"] for r in latency if r["model"] == "crnn"} == {"regressed"}
     assert {r["verdict"] for r in latency if r["model"] != "crnn"} == {"unchanged"}
+    assert all(f"Benjamini-Hochberg over {len(latency)} settings" in r["detail"] for r in latency if r["model"] == "crnn")
     assert comparison.exit_code == 1
+
+
+def test_latency_rows_carry_the_verdicts_adjusted_over_the_judged_settings_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = jitter_times(run(tmp_path, "a"), seed=1)
+    new = relabel_machine(jitter_times(run(tmp_path, "b"), seed=2), "Intel Xeon", models={"mlp"})
+    seen: list[int] = []
+
+    def adjust(judgements: list[Judgement]) -> list[Judgement]:  # a stand-in that marks what it was given
+        seen.append(len(judgements))
+        return [Judgement("regressed", j.change, "adjusted", j.p) for j in judgements]
+
+    monkeypatch.setattr("suite.gate.compare.control_false_alarms", adjust)
+    latency = [r for r in compare_paths(base, new, DEFAULT_FAIL_ON).rows if r["metric"].startswith("latency")]
+    judged = [r for r in latency if r["model"] != "mlp"]
+    assert seen == [len(judged)]  # one family: every judged setting, none timed on another machine
+    assert {r["verdict"] for r in judged} == {"regressed"} and {r["detail"] for r in judged} == {"adjusted"}
+    assert {r["verdict"] for r in latency if r["model"] == "mlp"} == {"not judged"}
 
 
 def test_a_uniformly_slower_machine_is_no_regression_in_relative_latency(tmp_path: Path) -> None:

@@ -33,7 +33,9 @@ class Judgement:
     verdict: Verdict
     change: float | None  # relative (latency, memory, params, macs) or in points (accuracy)
     detail: str
-    p: float | None = None  # the two-sided p-value of the test that decided, where one did (latency)
+    #: Latency only: the two-sided p-value of the setting's own test, before the adjustment over the
+    #: comparison's settings (:func:`suite.gate.latency.control_false_alarms`, whose value the detail gives).
+    p: float | None = None
 
 
 def _relative_change(base: float, new: float) -> float:
