@@ -45,6 +45,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
@@ -147,6 +148,11 @@ def base_positions(base_runs: int, repeats: int, when: str) -> list[int]:
     return [round(i * repeats / (base_runs - 1)) for i in range(base_runs)]
 
 
+def watched(rows: list[dict[str, Any]], model: str) -> dict[str, Any]:
+    """The row the benchmark watches: the slowed model's model-scope batch-1 latency."""
+    return next(r for r in rows if r["model"] == model and str(r["metric"]).startswith("latency cpu b1"))
+
+
 def judge(plan: list[dict[str, object]], out: Path, model: str, basis: str = "auto") -> None:
     """Compare every NEW run of ``plan`` with ``out/base`` as ``suite compare --latency-basis BASIS`` does; print the table."""
     base = out / "base"
@@ -159,7 +165,7 @@ def judge(plan: list[dict[str, object]], out: Path, model: str, basis: str = "au
     false_alarms, detections, repeats = 0, 0, 0
     for entry in plan:
         comparison = compare_paths(base, out / str(entry["run"]), DEFAULT_FAIL_ON, basis=basis)  # type: ignore[arg-type]
-        target = next(r for r in comparison.rows if r["model"] == model and r["metric"].startswith("latency cpu b1"))
+        target = watched(comparison.rows, model)
         verdicts = ("regressed", 9), ("improved", 8), ("unstable", 8), ("unchanged", 9), ("not judged", 10)
         counts = " ".join(f"{comparison.count(v):>{w}d}" for v, w in verdicts)
         window = entry["burner"]
@@ -180,12 +186,8 @@ def judge(plan: list[dict[str, object]], out: Path, model: str, basis: str = "au
     print(f"A/B: {detections} of {len(plan) - repeats} comparisons reported {model} regressed")
 
 
-def _regressed(rows: list[dict[str, object]], latency: bool, model: str | None = None) -> bool:
-    """Whether a latency row (``latency``) or another row regressed; with ``model``, only its model-scope batch-1 row."""
-    if model is not None:
-        return any(
-            r["model"] == model and str(r["metric"]).startswith("latency cpu b1") and r["verdict"] == "regressed" for r in rows
-        )
+def _regressed(rows: list[dict[str, Any]], latency: bool) -> bool:
+    """Whether a latency row (``latency``) or another row regressed."""
     return any(r["verdict"] == "regressed" and str(r["metric"]).startswith("latency") == latency for r in rows)
 
 
@@ -212,7 +214,7 @@ def resample(plan: list[dict[str, object]], out: Path, model: str, draws: int, b
                 loaded[runs] = load_side(folder)
             return loaded[runs]
 
-        def compared(base: list[Path], new: Path) -> list[dict[str, object]]:
+        def compared(base: list[Path], new: Path) -> list[dict[str, Any]]:
             return compare_sides(side(tuple(sorted(base))), side((new,)), DEFAULT_FAIL_ON, basis).rows  # type: ignore[arg-type]
 
         latency_alarms = other_alarms = detections = 0
@@ -221,7 +223,7 @@ def resample(plan: list[dict[str, object]], out: Path, model: str, draws: int, b
             rows = compared(rng.sample([r for r in [*bases, *a_runs] if r != new], 3), new)
             latency_alarms += _regressed(rows, latency=True)
             other_alarms += _regressed(rows, latency=False)
-            detections += _regressed(compared(rng.sample([*bases, *a_runs], 3), rng.choice(b_runs)), True, model)
+            detections += watched(compared(rng.sample([*bases, *a_runs], 3), rng.choice(b_runs)), model)["verdict"] == "regressed"
     aa, ab = latency_alarms / draws, detections / draws
     print(f"resampled from {len(bases)} BASE, {len(a_runs)} A and {len(b_runs)} B runs, {draws} comparisons of each kind")
     print(

@@ -32,11 +32,10 @@ levels of at least the ``--fail-on`` threshold. A comparison judges many setting
 once (the CI gate ten, a whole zoo fifty or more), and the gate fails when any one
 regresses; :func:`control_false_alarms` therefore bounds the chance that unchanged code
 gets any ``regressed`` (or any ``improved``) among the tested settings by ``alpha``,
-whatever their number.
-Figures recorded ``unstable`` (the machine was visibly disturbed while they were taken; see
-:mod:`suite.measure.stability`) are left out of a side's level while stable ones
-remain; a side with only unstable figures gets the verdict ``unstable``, never
-``regressed``.
+whatever their number. Figures recorded ``unstable`` (the machine was visibly disturbed
+while they were taken; see :mod:`suite.measure.stability`) are left out of a side's
+level while stable ones remain; a side with only unstable figures gets the verdict
+``unstable``, never ``regressed``.
 """
 
 from __future__ import annotations
@@ -265,17 +264,18 @@ def control_false_alarms(judgements: Sequence[Judgement], alpha: float = ALPHA) 
 
     Each setting's test is at ``alpha`` on its own, but the gate fails when any setting
     regresses, so the chance that one of many crosses by luck grows with their number
-    (resampled from two sets of 23 kept runs of ``benchmarks/bench_compare_gate.py`` on this
-    machine: 6.7 % and 10.7 % of A/A comparisons of ten settings raised one; 1.7 % and 2.7 %
-    with this rule). A ``regressed`` or ``improved``
-    verdict therefore also needs its one-sided p-value, in its direction, below ``alpha``
-    after Benjamini-Hochberg over every setting a test judged (Benjamini & Hochberg, 1995,
-    as ``scipy.stats.false_discovery_control``). Where nothing changed, that bounds the
-    chance of any ``regressed`` in the comparison by ``alpha`` for independent or positively
-    dependent tests (Benjamini & Yekutieli, 2001), as the settings' shared machine state
-    makes them (a premise, and the per-setting p-values must be right: the resampled
-    rates above exceed 1 %); where several settings did change, it keeps the rate of false verdicts
-    among the verdicts at ``alpha``. With one setting the rule is the test's own.
+    (resampled from two sets of 23 kept runs of ``benchmarks/bench_compare_gate.py`` on
+    this machine: 6.7 % and 10.7 % of A/A comparisons of ten settings raised one; 1.7 %
+    and 2.7 % with this rule). A ``regressed`` or ``improved`` verdict therefore also
+    needs its one-sided p-value, in its direction, below ``alpha`` after Benjamini-Hochberg
+    over every setting a test judged (Benjamini & Hochberg, 1995, as
+    ``scipy.stats.false_discovery_control``). Where nothing changed, that bounds the
+    chance of any ``regressed`` in the comparison by ``alpha`` for independent or
+    positively dependent tests (Benjamini & Yekutieli, 2001), as the settings' shared
+    machine state makes them (a premise, and the per-setting p-values must be right: the
+    resampled rates above exceed 1 %); where several settings did change, it keeps the
+    rate of false verdicts among the verdicts at ``alpha``. With one setting the rule is
+    the test's own.
 
     Args:
         judgements: Every latency judgement of the comparison; those without a p-value
