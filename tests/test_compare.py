@@ -209,22 +209,27 @@ def test_a_slower_model_is_regressed_and_only_that_one(tmp_path: Path) -> None:
     assert comparison.exit_code == 1
 
 
-def test_latency_rows_carry_the_verdicts_adjusted_over_the_judged_settings_only(
+def test_rows_carry_the_verdicts_adjusted_over_their_family_latency_judged_settings_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = jitter_times(run(tmp_path, "a"), seed=1)
     new = relabel_machine(jitter_times(run(tmp_path, "b"), seed=2), "Intel Xeon", models={"mlp"})
-    seen: list[int] = []
+    seen: dict[str, tuple[int, str]] = {}
 
-    def adjust(judgements: list[Judgement]) -> list[Judgement]:  # a stand-in that marks what it was given
-        seen.append(len(judgements))
-        return [Judgement("regressed", j.change, "adjusted", j.p) for j in judgements]
+    def adjust(judgements: list[Judgement], better: str = "lower", noun: str = "settings") -> list[Judgement]:
+        seen[noun] = (len(judgements), better)  # a stand-in that marks what it was given
+        return [Judgement("regressed", j.change, f"adjusted {noun}", j.p) for j in judgements]
 
     monkeypatch.setattr("suite.gate.compare.control_false_alarms", adjust)
-    latency = [r for r in compare_paths(base, new, DEFAULT_FAIL_ON).rows if r["metric"].startswith("latency")]
+    rows = compare_paths(base, new, DEFAULT_FAIL_ON).rows
+    latency = [r for r in rows if r["metric"].startswith("latency")]
     judged = [r for r in latency if r["model"] != "mlp"]
-    assert seen == [len(judged)]  # one family: every judged setting, none timed on another machine
-    assert {r["verdict"] for r in judged} == {"regressed"} and {r["detail"] for r in judged} == {"adjusted"}
+    # One family each: every judged latency setting (none timed on another machine), every quality row.
+    quality = [r for r in rows if r["metric"] in ("accuracy", "macro_f1")]
+    assert seen == {"settings": (len(judged), "lower"), "quality rows": (len(quality), "higher")}
+    assert len(quality) == 2 * len(MODELS)
+    assert {r["verdict"] for r in judged} == {"regressed"} and {r["detail"] for r in judged} == {"adjusted settings"}
+    assert {r["detail"] for r in quality} == {"adjusted quality rows"}
     assert {r["verdict"] for r in latency if r["model"] == "mlp"} == {"not judged"}
 
 
@@ -244,7 +249,7 @@ def test_latency_of_sides_from_different_machines_is_shown_but_not_judged_unless
     """A baseline from another CPU failed 10 of 10 unchanged runs (README): by default such latency never fails."""
     base = jitter_times(run(tmp_path, "a"), seed=1)
     slower = slow_down(jitter_times(run(tmp_path, "b"), seed=2), 1.3, models={"crnn"})
-    new = set_field(relabel_machine(slower, "Intel Xeon"), "mlp", "accuracy", lambda a: a - 0.03)
+    new = set_field(relabel_machine(slower, "Intel Xeon"), "mlp", "accuracy", lambda a: a - 0.06)
     comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
     latency = [r for r in comparison.rows if r["metric"].startswith("latency")]
     assert latency and {r["verdict"] for r in latency} == {"not judged"}
@@ -283,10 +288,16 @@ def test_only_figures_timed_on_different_machines_are_withheld_and_they_never_fa
 
 def test_an_injected_accuracy_drop_and_a_parameter_change_are_reported(tmp_path: Path) -> None:
     base = run(tmp_path, "a")
-    new = set_field(run(tmp_path, "b"), "mlp", "accuracy", lambda a: a - 0.03)
+    new = set_field(run(tmp_path, "b"), "mlp", "accuracy", lambda a: a - 0.06)
     new = set_field(new, "attention", "params", lambda p: p + 17)
     comparison = compare_paths(base, new, DEFAULT_FAIL_ON)
     assert verdicts(comparison, "accuracy") == {"mlp": "regressed"} | dict.fromkeys(MODELS[1:], "unchanged")
+    mlp = next(r for r in comparison.rows if r["model"] == "mlp" and r["metric"] == "accuracy")
+    assert f"Benjamini-Hochberg over {2 * len(MODELS)} quality rows" in mlp["detail"]
+    # Half the drop is significant for mlp alone (Welch p 0.0095), not once all the quality rows are counted.
+    marginal = compare_paths(base, set_field(run(tmp_path, "c"), "mlp", "accuracy", lambda a: a - 0.03), DEFAULT_FAIL_ON)
+    held = next(r for r in marginal.rows if r["model"] == "mlp" and r["metric"] == "accuracy")
+    assert held["verdict"] == "unchanged" and held["p"] < 0.01 and "not significant at 0.01 once all" in held["detail"]
     assert verdicts(comparison, "params")["attention"] == "changed"  # reported, within the budget tolerance
     strict = compare_paths(base, new, parse_fail_on("params=any"))
     assert verdicts(strict, "params")["attention"] == "regressed"

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from suite.gate.latency import RunSpread, Sessions, control_false_alarms, judge_latency
-from suite.gate.stats import Judgement
+from suite.gate.family import control_false_alarms
+from suite.gate.latency import RunSpread, Sessions, judge_latency
 from suite.measure.latency import MIN_BLOCKS_PER_ROUND, ROUNDS
 
 SETTINGS = 10
@@ -128,50 +128,3 @@ def test_one_slowed_setting_among_ten_is_still_caught(drift: float, floor: float
     )
     assert (verdicts[:, 0] == "regressed").mean() >= floor
     assert (verdicts[:, 1:] == "regressed").mean() <= 0.01
-
-
-def _judged(verdict: str, change: float, p: float | None) -> Judgement:
-    return Judgement(verdict, change, "test", p)  # type: ignore[arg-type]
-
-
-QUIET = [_judged("unchanged", 0.01, 0.6)] * 9  # nine settings that did not move
-
-
-def test_one_setting_is_judged_by_its_own_test() -> None:
-    alone = [_judged("regressed", 0.15, 0.009)]
-    assert control_false_alarms(alone) == alone
-
-
-def test_a_marginal_regression_among_ten_settings_is_not_one_but_a_strong_one_stays() -> None:
-    marginal = control_false_alarms([_judged("regressed", 0.15, 0.004), *QUIET])[0]
-    assert marginal.verdict == "unchanged"
-    assert "Benjamini-Hochberg over 10 settings" in marginal.detail
-    assert marginal.p == 0.004  # the test's own p-value is kept beside the adjusted one in the detail
-    strong = control_false_alarms([_judged("regressed", 0.30, 1e-5), *QUIET])[0]
-    assert strong.verdict == "regressed"
-
-
-def test_the_adjustment_uses_the_one_sided_p_of_the_verdicts_direction() -> None:
-    # Two-sided 0.0015 is one-sided 0.00075: times ten settings 0.0075 < 0.01 (two-sided it would be 0.015).
-    assert control_false_alarms([_judged("regressed", 0.15, 0.0015), *QUIET])[0].verdict == "regressed"
-    assert control_false_alarms([_judged("regressed", 0.15, 0.0025), *QUIET])[0].verdict == "unchanged"
-
-
-def test_unstable_figures_are_left_out_of_the_family() -> None:
-    # Nine disturbed settings with tiny p-values would have lowered the bar for the tenth (BH's step-up).
-    disturbed = [_judged("unstable", 0.5, 1e-9)] * 9
-    assert control_false_alarms([_judged("regressed", 0.15, 0.009), *disturbed])[0].verdict == "regressed"  # alone: its own test
-    assert control_false_alarms([_judged("regressed", 0.15, 0.009), *QUIET, *disturbed])[0].verdict == "unchanged"
-
-
-def test_settings_that_changed_together_keep_each_other_significant() -> None:
-    # Ten settings all slower at p=0.009: each alone is significant, and so are they together (BH's step-up).
-    together = control_false_alarms([_judged("regressed", 0.15, 0.009)] * 10)
-    assert [j.verdict for j in together] == ["regressed"] * 10
-
-
-def test_an_improvement_does_not_count_towards_the_regressions_and_untested_judgements_pass() -> None:
-    judged = [_judged("improved", -0.3, 1e-6), _judged("regressed", 0.2, 1e-6), _judged("regressed", 0.12, None)]
-    adjusted = control_false_alarms(judged)
-    assert [j.verdict for j in adjusted] == ["improved", "regressed", "regressed"]
-    assert adjusted[2] is judged[2]  # threshold only: nothing to adjust

@@ -54,7 +54,9 @@ The rules, in order of preference:
 Every test is two-sided at ``alpha``, so a false "regressed" has probability at most
 ``alpha / 2`` (and a false "improved" as much) where the test's null distribution is
 exact. A change must also be at least ``min_points`` percentage points to count. The
-verdict's detail names the judge used.
+verdict's detail names the judge used. ``suite compare`` then holds the first test's
+p-value to ``alpha`` over all the comparison's accuracy and macro-F1 rows together
+(:mod:`suite.gate.family`).
 
 What this cannot see: with one seed on both sides the paired test assumes that seeds differ
 by examples flipping; where part of the seed variance is a global per-seed shift, its
@@ -196,7 +198,9 @@ def judge_accuracy(base: SeedResults, new: SeedResults, min_points: float, alpha
     if paired is None and why_not:
         detail += f" ({why_not})"
     significant = all(p <= level for p, level, _ in tests)
-    return Judgement(quality_verdict(change, min_points, significant), change, head + detail)
+    # The first test is the judge's own (the paired one where it applies); a comparison of many
+    # models holds that p-value to alpha over all of them (suite.gate.family), the guard stays as is.
+    return Judgement(quality_verdict(change, min_points, significant), change, head + detail, tests[0][0])
 
 
 def quality_verdict(change: float, min_points: float, significant: bool) -> Verdict:
@@ -316,7 +320,7 @@ def judge_moments(
     if tested is None:
         detail = head + "seed noise unknown (one seed per side): min-points bar only"
         return Judgement(quality_verdict(change, min_points, True), change, detail)
-    return Judgement(quality_verdict(change, min_points, tested[0] <= alpha), change, head + tested[1])
+    return Judgement(quality_verdict(change, min_points, tested[0] <= alpha), change, head + tested[1], tested[0])
 
 
 def _mean_variance(values: Sequence[float]) -> tuple[float, float]:

@@ -25,8 +25,9 @@ import pandas as pd
 
 from suite.errors import SuiteError
 from suite.gate.accuracy import SeedResults, judge_accuracy, judge_moments
+from suite.gate.family import control_false_alarms
 from suite.gate.health import SeedHealth, judge_absent, judge_seeds
-from suite.gate.latency import RunSpread, control_false_alarms, judge_latency
+from suite.gate.latency import RunSpread, judge_latency
 from suite.gate.macro_f1 import judge_macro_f1
 from suite.gate.sides import KEYS, SETTING, Side, load_side
 from suite.gate.stats import Judgement, judge_exact, judge_relative
@@ -160,6 +161,19 @@ def _model_rows(key: dict[str, Any], b: pd.Series, n: pd.Series, base: Side, new
     return rows
 
 
+def _hold_quality(rows: list[dict[str, Any]]) -> None:
+    """Hold every accuracy and macro-F1 verdict of the comparison to alpha together (:mod:`suite.gate.family`), in place.
+
+    One family for both metrics (and their int8 figures): the gate fails on any of them,
+    and they move together where a model really changed.
+    """
+    at = [i for i, row in enumerate(rows) if row["metric"] in judged_by("quality")]
+    fields = ("verdict", "change", "detail", "p")
+    held = control_false_alarms([Judgement(*(rows[i][f] for f in fields)) for i in at], better="higher", noun="quality rows")
+    for i, judged in zip(at, held, strict=True):
+        rows[i] |= vars(judged)
+
+
 def _latency_rows(
     base: Side, new: Side, basis: str, threshold: float, notes: list[str], judge_elsewhere: bool
 ) -> list[dict[str, Any]]:
@@ -281,6 +295,7 @@ def compare_sides(
         b = pd.Series({c.removesuffix("_base"): r[c] for c in merged.columns if c.endswith("_base")})
         n = pd.Series({c.removesuffix("_new"): r[c] for c in merged.columns if c.endswith("_new")})
         rows += _model_rows(key, b, n, base, new, fail_on)
+    _hold_quality(rows)
     if fail_on.latency is not None:
         rows += _latency_rows(base, new, chosen, fail_on.latency, notes, judge_elsewhere=basis != "auto")
         if any(row["verdict"] == "not judged" for row in rows):

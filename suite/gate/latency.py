@@ -30,9 +30,9 @@ significant. So the unit depends on what each side has:
 Either way a regression needs both: significance at ``alpha`` **and** a change of the
 levels of at least the ``--fail-on`` threshold. A comparison judges many settings at
 once (the CI gate ten, a whole zoo fifty or more), and the gate fails when any one
-regresses; :func:`control_false_alarms` therefore bounds the chance that unchanged code
-gets any ``regressed`` (or any ``improved``) among the tested settings by ``alpha``,
-whatever their number. Figures recorded ``unstable`` (the machine was visibly disturbed
+regresses; :func:`suite.gate.family.control_false_alarms` therefore bounds the chance
+that unchanged code gets any ``regressed`` (or any ``improved``) among the tested
+settings by ``alpha``, whatever their number. Figures recorded ``unstable`` (the machine was visibly disturbed
 while they were taken; see :mod:`suite.measure.stability`) are left out of a side's
 level while stable ones remain; a side with only unstable figures gets the verdict
 ``unstable``, never ``regressed``.
@@ -47,7 +47,7 @@ from functools import cached_property
 
 import numpy as np
 from scipy.special import comb
-from scipy.stats import false_discovery_control, mannwhitneyu
+from scipy.stats import mannwhitneyu
 from scipy.stats import t as student_t
 
 from suite.gate.stats import ALPHA, Judgement, Verdict
@@ -257,56 +257,3 @@ def judge_latency(
         verdict = "unstable"
         notes += f"; {' and '.join(disturbed)} measured only on a disturbed machine: not judged, re-run"
     return Judgement(verdict, change, f"{change:+.1%}; threshold {threshold:.0%}; {rule}{notes}", p)
-
-
-def control_false_alarms(judgements: Sequence[Judgement], alpha: float = ALPHA) -> list[Judgement]:
-    """The latency verdicts of one comparison, held to ``alpha`` over all its settings together.
-
-    Each setting's test is at ``alpha`` on its own, but the gate fails when any setting
-    regresses, so the chance that one of many crosses by luck grows with their number
-    (resampled from two sets of 23 kept runs of ``benchmarks/bench_compare_gate.py`` on
-    this machine: 6.7 % and 10.7 % of A/A comparisons of ten settings raised one; 1.7 %
-    and 2.7 % with this rule). A ``regressed`` or ``improved`` verdict therefore also
-    needs its one-sided p-value, in its direction, below ``alpha`` after Benjamini-Hochberg
-    over every setting a test judged (Benjamini & Hochberg, 1995, as
-    ``scipy.stats.false_discovery_control``). Where nothing changed, that bounds the
-    chance of any ``regressed`` in the comparison by ``alpha`` for independent or
-    positively dependent tests (Benjamini & Yekutieli, 2001), as the settings' shared
-    machine state makes them (a premise, and the per-setting p-values must be right: the
-    resampled rates above exceed 1 %); where several settings did change, it keeps the
-    rate of false verdicts among the verdicts at ``alpha``. With one setting the rule is
-    the test's own.
-
-    Args:
-        judgements: Every latency judgement of the comparison; those without a p-value
-            (decided by the threshold alone, or not tested) pass through unchanged.
-        alpha (float): The level per direction. (Default: ``0.01``)
-
-    Returns:
-        list[Judgement]: The judgements in the same order, ``regressed`` or ``improved``
-        turned ``unchanged`` where the adjustment takes their significance away.
-    """
-    # Unstable figures are never judged a regression: their p-values would only lower the others' bar.
-    tested = [i for i, j in enumerate(judgements) if j.p is not None and j.change is not None and j.verdict != "unstable"]
-    result = list(judgements)
-    if len(tested) < 2:
-        return result
-    two_sided = np.array([judgements[i].p for i in tested], dtype=float)
-    slower = np.array([(judgements[i].change or 0.0) > 0 for i in tested])
-    one_sided = {
-        "regressed": np.where(slower, two_sided / 2, 1 - two_sided / 2),
-        "improved": np.where(slower, 1 - two_sided / 2, two_sided / 2),
-    }
-    adjusted = {verdict: false_discovery_control(p, method="bh") for verdict, p in one_sided.items()}
-    for k, i in enumerate(tested):
-        judged = judgements[i]
-        if judged.verdict not in adjusted:
-            continue
-        q = float(adjusted[judged.verdict][k])
-        family = f"Benjamini-Hochberg over {len(tested)} settings: adjusted p={q:.2g}"
-        if q < alpha:
-            result[i] = Judgement(judged.verdict, judged.change, f"{judged.detail}; {family}", judged.p)
-        else:
-            detail = f"{judged.detail}; {family}, not significant at {alpha:g} once every setting is counted"
-            result[i] = Judgement("unchanged", judged.change, detail, judged.p)
-    return result

@@ -73,4 +73,4 @@ def judge_macro_f1(
     p = randomisation_p(base.predictions[0], new.predictions[0], base.targets)
     detail = f"{change:+.2f} pt (min {min_points:g} pt), 1 vs 1 seeds; paired randomisation {format_p(p)} "
     detail += f"({len(base.targets)} examples, {PERMUTATIONS} swaps)"
-    return Judgement(quality_verdict(change, min_points, p <= alpha), change, detail)
+    return Judgement(quality_verdict(change, min_points, p <= alpha), change, detail, p)

@@ -7,6 +7,8 @@ Each judge returns a :class:`Judgement`. The rules, and why:
 - **Accuracy and macro-F1**: see :mod:`suite.gate.accuracy` and
   :mod:`suite.gate.macro_f1` (paired tests on per-example predictions, Welch's t or
   borrowed spread over seeds).
+- **Over a comparison**, latency settings and quality rows are each held to the level
+  together (:mod:`suite.gate.family`): the gate fails when any row regresses.
 - **Memory** on CPU is counted from allocation events and barely varies: a plain
   relative threshold.
 - **Params and MACs** are exact: any change is reported; whether it fails depends on
@@ -33,8 +35,9 @@ class Judgement:
     verdict: Verdict
     change: float | None  # relative (latency, memory, params, macs) or in points (accuracy)
     detail: str
-    #: Latency only: the two-sided p-value of the setting's own test, before the adjustment over the
-    #: comparison's settings (:func:`suite.gate.latency.control_false_alarms`, whose value the detail gives).
+    #: Latency and quality: the two-sided p-value of the row's own test, before the adjustment over the
+    #: comparison's rows of that kind (:func:`suite.gate.family.control_false_alarms`, whose value the detail
+    #: gives); ``None`` where no test decided (a threshold or the min-points bar alone).
     p: float | None = None
 
 
