@@ -167,9 +167,11 @@ def _hold_quality(rows: list[dict[str, Any]]) -> None:
     One family for both metrics (and their int8 figures): the gate fails on any of them,
     and they move together where a model really changed.
     """
-    at = [i for i, row in enumerate(rows) if row["metric"] in judged_by("quality")]
+    quality = judged_by("quality")
+    (better,) = {metric.direction for metric in quality}  # one family needs one direction
+    at = [i for i, row in enumerate(rows) if row["metric"] in quality]
     fields = ("verdict", "change", "detail", "p")
-    held = control_false_alarms([Judgement(*(rows[i][f] for f in fields)) for i in at], better="higher", noun="quality rows")
+    held = control_false_alarms([Judgement(*(rows[i][f] for f in fields)) for i in at], better, "quality rows")
     for i, judged in zip(at, held, strict=True):
         rows[i] |= vars(judged)
 
