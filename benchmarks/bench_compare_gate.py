@@ -191,9 +191,14 @@ def _regressed(rows: list[dict[str, Any]], latency: bool) -> bool:
     return any(r["verdict"] == "regressed" and str(r["metric"]).startswith("latency") == latency for r in rows)
 
 
-def resample(plan: list[dict[str, object]], out: Path, model: str, draws: int, basis: str = "auto") -> None:
+def resample(
+    plan: list[dict[str, object]], out: Path, model: str, draws: int, basis: str = "auto", base_runs: int = 3, new_runs: int = 1
+) -> None:
     """Print the A/A false-alarm rates and the A/B detection rate over ``draws`` resampled comparisons each.
 
+    Each comparison pools ``base_runs`` runs drawn from the kept BASE and A runs into BASE,
+    and ``new_runs`` others into NEW: A runs (A/A) or B runs (A/B). More runs a side is
+    what a gate on a drifting host can buy (a NEW side of several runs is several CI jobs).
     Latency is what resampling measures faithfully. Accuracy depends on the seeds: a
     resampled BASE of three A runs has nine distinct seeds where the gate's BASE (three
     runs of seeds 0-2) has three, so its rows are counted apart, as another shape of gate.
@@ -202,6 +207,10 @@ def resample(plan: list[dict[str, object]], out: Path, model: str, draws: int, b
     a_runs = [out / str(e["run"]) for e in plan if e["kind"] == "A"]
     b_runs = [out / str(e["run"]) for e in plan if e["kind"] == "B"]
     rng = random.Random(0)
+
+    def pick(runs: list[Path], k: int) -> list[Path]:  # one run by choice(): the draws of the one-run shape stay as they were
+        return [rng.choice(runs)] if k == 1 else rng.sample(runs, k)
+
     loaded: dict[tuple[Path, ...], Side] = {}
     with tempfile.TemporaryDirectory(prefix="resample-") as scratch:
 
@@ -214,18 +223,22 @@ def resample(plan: list[dict[str, object]], out: Path, model: str, draws: int, b
                 loaded[runs] = load_side(folder)
             return loaded[runs]
 
-        def compared(base: list[Path], new: Path) -> list[dict[str, Any]]:
-            return compare_sides(side(tuple(sorted(base))), side((new,)), DEFAULT_FAIL_ON, basis).rows  # type: ignore[arg-type]
+        def compared(base: list[Path], new: list[Path]) -> list[dict[str, Any]]:
+            return compare_sides(side(tuple(sorted(base))), side(tuple(sorted(new))), DEFAULT_FAIL_ON, basis).rows  # type: ignore[arg-type]
 
         latency_alarms = other_alarms = detections = 0
         for _ in range(draws):
-            new = rng.choice(a_runs)
-            rows = compared(rng.sample([r for r in [*bases, *a_runs] if r != new], 3), new)
+            new = pick(a_runs, new_runs)
+            rows = compared(rng.sample([r for r in [*bases, *a_runs] if r not in new], base_runs), new)
             latency_alarms += _regressed(rows, latency=True)
             other_alarms += _regressed(rows, latency=False)
-            detections += watched(compared(rng.sample([*bases, *a_runs], 3), rng.choice(b_runs)), model)["verdict"] == "regressed"
+            base = rng.sample([*bases, *a_runs], base_runs)
+            detections += watched(compared(base, pick(b_runs, new_runs)), model)["verdict"] == "regressed"
     aa, ab = latency_alarms / draws, detections / draws
-    print(f"resampled from {len(bases)} BASE, {len(a_runs)} A and {len(b_runs)} B runs, {draws} comparisons of each kind")
+    print(
+        f"resampled from {len(bases)} BASE, {len(a_runs)} A and {len(b_runs)} B runs, {draws} comparisons of each kind, "
+        f"{base_runs} run(s) in BASE and {new_runs} in NEW"
+    )
     print(
         f"A/A latency: {latency_alarms} of {draws} raised a regression ({aa:.1%}): 0 of 10 has a chance of {(1 - aa) ** 10:.0%}"
     )
@@ -253,13 +266,16 @@ def main() -> None:
     parser.add_argument("--rescore", default=None, help="judge the runs an earlier --out kept, without running anything")
     parser.add_argument("--resample", type=int, default=0, help="with --rescore: that many resampled comparisons of each kind")
     parser.add_argument(
+        "--new-runs", type=int, default=1, help="with --resample: runs pooled into NEW (BASE: --base-runs) (default: 1)"
+    )
+    parser.add_argument(
         "--latency-basis", choices=("auto", "ms", "rel"), default="auto", help="as suite compare's (default: auto)"
     )
     args = parser.parse_args()
     if args.rescore:
         plan = [json.loads(line) for line in (Path(args.rescore) / "plan.jsonl").read_text().splitlines()]
         if args.resample:
-            resample(plan, Path(args.rescore), args.model, args.resample, args.latency_basis)
+            resample(plan, Path(args.rescore), args.model, args.resample, args.latency_basis, args.base_runs, args.new_runs)
         else:
             judge(plan, Path(args.rescore), args.model, args.latency_basis)
         return

@@ -64,3 +64,7 @@ def test_resample_counts_false_alarms_and_detections_from_kept_runs(
     printed = capsys.readouterr().out
     assert "A/A latency: 0 of 6 raised a regression" in printed
     assert "A/B: 6 of 6 caught mlp" in printed
+    bench.resample(plan, out, "mlp", draws=4, basis="ms", base_runs=2, new_runs=2)  # both A runs, then both B runs, as NEW
+    printed = capsys.readouterr().out
+    assert "4 comparisons of each kind, 2 run(s) in BASE and 2 in NEW" in printed
+    assert "A/A latency: 0 of 4 raised a regression" in printed and "A/B: 4 of 4 caught mlp" in printed
