@@ -32,10 +32,10 @@ levels of at least the ``--fail-on`` threshold. A comparison judges many setting
 once (the CI gate ten, a whole zoo fifty or more), and the gate fails when any one
 regresses; :func:`suite.gate.family.control_false_alarms` therefore bounds the chance
 that unchanged code gets any ``regressed`` (or any ``improved``) among the tested
-settings by ``alpha``, whatever their number. Figures recorded ``unstable`` (the machine was visibly disturbed
-while they were taken; see :mod:`suite.measure.stability`) are left out of a side's
-level while stable ones remain; a side with only unstable figures gets the verdict
-``unstable``, never ``regressed``.
+settings by ``alpha``, whatever their number. Figures recorded ``unstable`` (the machine
+was visibly disturbed while they were taken; see :mod:`suite.measure.stability`) are left
+out of a side's level while stable ones remain; a side with only unstable figures gets
+the verdict ``unstable``, never ``regressed``.
 """
 
 from __future__ import annotations
